@@ -1,0 +1,46 @@
+"""``derivbot config check|show``."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.syntax import Syntax
+
+from bot.cli.common import ConfigOption, JsonOption, console, settings_from_cli
+
+config_app = typer.Typer(help="Validate and show the effective configuration.", no_args_is_help=True)
+
+
+@config_app.command("check")
+def check(config: ConfigOption = None) -> None:
+    """Validate the configuration; exit 0 when valid, 2 with the reason when not."""
+    settings = settings_from_cli(config, configure_logging=False)
+    enabled = ", ".join(settings.enabled_strategies()) or "none"
+    console.print(f"[green]ok[/]: mode={settings.mode.value} exchange={settings.exchange.id} "
+                  f"strategies={enabled} journal={settings.journal.url.split('://', 1)[0]}")
+
+
+@config_app.command("show")
+def show(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Print the effective configuration (file + .env + environment) with secrets masked."""
+    settings = settings_from_cli(config, configure_logging=False)
+    data = settings.masked_dict()
+    if as_json:
+        console.print_json(json.dumps(data, default=str))
+        return
+    import tomli_w
+
+    console.print(Syntax(tomli_w.dumps(_drop_none(data)), "toml", theme="ansi_dark", word_wrap=True))
+
+
+def _drop_none(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value if v is not None]
+    return value
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(config_app, name="config")

@@ -1,0 +1,1 @@
+"""What strategies see of the market: snapshots, and the feeds (live and replay) that make them."""
