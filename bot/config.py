@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -201,6 +202,20 @@ class LoggingSettings(_Section):
     retention_files: int = Field(5, ge=1, le=100)
 
 
+class _PrefixedDotEnvSource(DotEnvSettingsSource):
+    """``.env`` reader that ignores variables without the ``DERIVBOT_`` prefix.
+
+    The same ``.env`` file feeds docker-compose (e.g. ``POSTGRES_PASSWORD``); only our own
+    prefixed keys are validated, so a misspelt ``DERIVBOT_`` key is still an error.
+    """
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        prefix = (self.env_prefix or "").lower()
+        fields = set(self.settings_cls.model_fields)
+        return {k: v for k, v in data.items() if k in fields or k.lower().startswith(prefix)}
+
+
 class Settings(BaseSettings):
     """The whole effective configuration of one derivbot process."""
 
@@ -236,7 +251,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        dotenv = _PrefixedDotEnvSource(settings_cls)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv]
         if cls._toml_path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_path))
         return tuple(sources)
@@ -292,6 +308,9 @@ def _mask(value: Any) -> Any:
     return value
 
 
+_SECRET_WORDS = ("secret", "key", "password", "token", "passphrase")
+
+
 def _format_validation_error(error: ValidationError, secrets: set[str]) -> str:
     lines = []
     for item in error.errors():
@@ -301,9 +320,10 @@ def _format_validation_error(error: ValidationError, secrets: set[str]) -> str:
             msg = "unknown key (check the spelling; see config/paper.toml for every key)"
         shown = item.get("input")
         shown_text = ""
-        if item["type"] not in ("missing",) and not isinstance(shown, dict | list):
+        # Never echo the value of an unknown key: a misspelt "api_secret" still holds a secret.
+        if item["type"] not in ("missing", "extra_forbidden") and not isinstance(shown, dict | list):
             text = repr(shown)
-            if any(s and s in text for s in secrets) or "secret" in loc or "api_key" in loc:
+            if any(s and s in text for s in secrets) or any(w in loc for w in _SECRET_WORDS):
                 text = "'**********'"
             shown_text = f" (got {text})"
         lines.append(f"  {loc}: {msg}{shown_text}")
