@@ -1,0 +1,151 @@
+"""The USDT futures account: wallet, one-way isolated positions, margin and the ledgers.
+
+Bookkeeping rules (Binance USDⓈ-M, one-way mode, isolated margin):
+
+* ``wallet`` is the whole wallet balance, including the margin locked in isolated positions.
+  Every change to it is an income row, so ``wallet == deposits + sum(income)`` always holds
+  (REALIZED_PNL, COMMISSION, FUNDING_FEE, INSURANCE_CLEAR).
+* Opening ``q`` contracts at ``p`` with leverage ``L`` moves ``q * p / L`` from the free balance
+  into the position's isolated wallet; the commission is paid from the free balance.
+* Reducing a position releases the same fraction of its isolated wallet back to the free
+  balance; the realised P&L goes to the wallet.
+* Funding is paid into / taken from the wallet *and* the isolated wallet, so it moves the
+  liquidation price.
+* ``available = wallet - isolated wallets - margin reserved by resting opening orders``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core.enums import OrderSide
+from bot.core.instrument import Instrument
+from bot.core.precision import Rounding
+from bot.sim.models import IncomeType, SimFill, SimIncome
+
+ASSET = "USDT"
+
+
+@dataclass(slots=True)
+class Position:
+    """Mutable one-way position: ``qty`` is signed (negative = short), never zero while stored."""
+
+    symbol: str
+    qty: float
+    entry: float
+    iso_wallet: float
+    leverage: int
+    updated_ms: int
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.qty > 0 else -1
+
+    @property
+    def side_name(self) -> str:
+        return "long" if self.qty > 0 else "short"
+
+
+class Account:
+    """Wallet, positions and ledgers. Knows nothing about orders or market data."""
+
+    def __init__(self, balance: float) -> None:
+        self.reset(balance)
+
+    def reset(self, balance: float) -> None:
+        if not balance >= 0:
+            raise ValueError(f"balance must be a number >= 0, got {balance!r}")
+        self.wallet = float(balance)
+        self.deposits = float(balance)
+        self.reserved = 0.0  # margin held by resting opening limit orders
+        self.positions: dict[str, Position] = {}
+        self.fills: list[SimFill] = []
+        self.incomes: list[SimIncome] = []
+        self._next_trade_id = 1
+        self._next_tran_id = 1
+
+    # ----------------------------------------------------------------- balances
+    @property
+    def isolated_total(self) -> float:
+        return sum(p.iso_wallet for p in self.positions.values())
+
+    @property
+    def available(self) -> float:
+        return self.wallet - self.isolated_total - self.reserved
+
+    def adjust_deposit(self, amount: float) -> None:
+        """Deposit (positive) or withdraw (negative) free balance."""
+        if amount < 0 and -amount > self.available + 1e-9:
+            raise ValueError(f"cannot withdraw {-amount}: only {self.available} is available")
+        self.wallet += amount
+        self.deposits += amount
+
+    # ------------------------------------------------------------------ ledgers
+    def book(self, symbol: str, income_type: IncomeType, amount: float, ts_ms: int,
+             trade_id: int | None = None) -> SimIncome:
+        """Move ``amount`` into the wallet and record it as an income row."""
+        income = SimIncome(self._next_tran_id, symbol, income_type, amount, ASSET, ts_ms, trade_id)
+        self._next_tran_id += 1
+        self.wallet += amount
+        self.incomes.append(income)
+        return income
+
+    # -------------------------------------------------------------------- fills
+    def split(self, symbol: str, side_sign: int, quantity: float) -> tuple[float, float]:
+        """``(closing, opening)`` parts of an order of ``quantity`` on side ``side_sign``."""
+        pos = self.positions.get(symbol)
+        if pos is None or pos.sign == side_sign:
+            return 0.0, quantity
+        closing = min(quantity, abs(pos.qty))
+        return closing, max(quantity - closing, 0.0)
+
+    def apply_fill(self, instrument: Instrument, order_id: int, side: OrderSide, quantity: float,
+                   price: float, fee: float, maker: bool, leverage: int, ts_ms: int) -> SimFill:
+        """Net a fill into the position, move margin and book P&L and commission."""
+        symbol = instrument.symbol
+        side_sign = side.sign
+        pos = self.positions.get(symbol)
+        closing, opening = self.split(symbol, side_sign, quantity)
+        realized = 0.0
+        if pos is not None and closing > 0:
+            realized = pos.sign * closing * (price - pos.entry)
+            remaining = instrument.round_qty(abs(pos.qty) - closing, Rounding.NEAREST)
+            if remaining <= 0:
+                del self.positions[symbol]
+                pos = None
+            else:
+                pos.iso_wallet *= remaining / abs(pos.qty)
+                pos.qty = pos.sign * remaining
+                pos.updated_ms = ts_ms
+        opening = instrument.round_qty(opening, Rounding.NEAREST)
+        if opening > 0:
+            margin = opening * price / leverage
+            if pos is None:
+                self.positions[symbol] = Position(symbol, side_sign * opening, price, margin, leverage, ts_ms)
+            else:
+                size = abs(pos.qty)
+                new_size = instrument.round_qty(size + opening, Rounding.NEAREST)
+                pos.entry = (size * pos.entry + opening * price) / (size + opening)
+                pos.qty = side_sign * new_size
+                pos.iso_wallet += margin
+                pos.leverage = leverage
+                pos.updated_ms = ts_ms
+        trade_id = self._next_trade_id
+        self._next_trade_id += 1
+        fill = SimFill(trade_id, order_id, symbol, side, price, quantity, quantity * price, fee, ASSET,
+                       maker, realized, ts_ms)
+        self.fills.append(fill)
+        if closing > 0:
+            self.book(symbol, IncomeType.REALIZED_PNL, realized, ts_ms, trade_id)
+        if fee:
+            self.book(symbol, IncomeType.COMMISSION, -fee, ts_ms, trade_id)
+        return fill
+
+    def settle_funding(self, symbol: str, amount: float, ts_ms: int) -> SimIncome | None:
+        """Book a funding payment for the position of ``symbol`` (wallet and isolated wallet)."""
+        pos = self.positions.get(symbol)
+        if pos is None:
+            return None
+        pos.iso_wallet += amount
+        pos.updated_ms = ts_ms
+        return self.book(symbol, IncomeType.FUNDING_FEE, amount, ts_ms)

@@ -1,0 +1,733 @@
+"""``SimExchange``: the simulated Binance USDⓈ-M account behind the paper executor and the emulator.
+
+Scope: one-way position mode, isolated margin, USDT wallet. Cross margin and hedge mode are
+refused with a :class:`SimError` rather than simulated approximately.
+
+Market input arrives as closed bars (``on_bar``; ``ts_ms`` is the bar's OPEN time, as in
+``SymbolHistory.ts``; the bar is over at ``ts_ms + fill_model.bar_ms``), funding settlements
+(``on_funding``) and ticks (``set_price``). Resting orders, stops and liquidations are
+processed along the intrabar path described in :mod:`bot.sim.fills`, in the order the path
+reaches them. Market orders placed between bars fill at once at the current reference price
+(last close or latest tick) plus the modelled spread and impact.
+
+Ids: regular orders count from 1, algo (conditional) orders from ``ALGO_ID_START``, so an id
+names one order whichever list it is in. Events produced by requests (``place_order``,
+``cancel_order`` ...) are queued and returned by :meth:`SimExchange.drain_events`; events
+produced by market input are returned by the call that caused them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from loguru import logger
+
+from bot.core.enums import MarginMode, OrderSide, OrderStatus, OrderType, PositionSide, TimeInForce, WorkingType
+from bot.core.instrument import Instrument
+from bot.sim import errors as E
+from bot.sim import funding as funding_mod
+from bot.sim.account import Account, Position
+from bot.sim.errors import SimError
+from bot.sim.fills import FillModel, Path, bar_path, first_touch, price_at, trailing_touch
+from bot.sim.liquidation import liquidate, position_liquidation_price
+from bot.sim.margin import maintenance_margin, unrealized_pnl
+from bot.sim.models import EventKind, IncomeType, SimBalance, SimEvent, SimFill, SimIncome, SimPosition
+from bot.sim.orders import SimOrder
+from bot.sim.validation import check_order_shape
+
+ALGO_ID_START = 1_000_000_000_000
+DEFAULT_LEVERAGE = 20
+_EPS = 1e-9
+
+
+class _SymbolState:
+    """Per-symbol market and order state, in plain attributes for the ``on_bar`` fast path."""
+
+    __slots__ = ("active", "algo", "close", "high", "inst", "last", "leverage", "low", "margin_mode",
+                 "mark", "orders", "volume")
+
+    def __init__(self, inst: Instrument) -> None:
+        self.inst = inst
+        self.last: float | None = None
+        self.mark: float | None = None
+        self.high = 0.0
+        self.low = 0.0
+        self.close = 0.0
+        self.volume = 0.0
+        self.active = False  # a position or resting orders exist: bars need the slow path
+        self.orders: list[SimOrder] = []  # resting regular (limit) orders
+        self.algo: list[SimOrder] = []  # resting conditional orders
+        self.leverage = min(DEFAULT_LEVERAGE, max(b.initial_leverage for b in inst.brackets))
+        self.margin_mode = MarginMode.ISOLATED
+
+
+class SimExchange:
+    """A deterministic simulated futures exchange (see the module docstring)."""
+
+    def __init__(self, instruments: Mapping[str, Instrument], balance: float = 10_000.0,
+                 maker_fee: float = 0.0002, taker_fee: float = 0.0005, seed: int = 0, *,
+                 fill_model: FillModel | None = None) -> None:
+        for name, fee in (("maker_fee", maker_fee), ("taker_fee", taker_fee)):
+            if not (isinstance(fee, int | float) and math.isfinite(fee) and 0 <= fee < 0.1):
+                raise ValueError(f"{name} must be a fraction in [0, 0.1), got {fee!r}")
+        if not instruments:
+            raise ValueError("SimExchange needs at least one instrument")
+        self.instruments = dict(instruments)
+        self.maker_fee = float(maker_fee)
+        self.taker_fee = float(taker_fee)
+        self.seed = seed  # the model is deterministic and uses no randomness; kept for the contract
+        self.fill_model = fill_model or FillModel()
+        self.account = Account(balance)
+        self.now_ms = 0
+        self._state: dict[str, _SymbolState] = {s: _SymbolState(i) for s, i in self.instruments.items()}
+        self._reset_orders()
+
+    def _reset_orders(self) -> None:
+        self._orders: dict[int, SimOrder] = {}
+        self._history: list[SimOrder] = []
+        self._by_client: dict[str, SimOrder] = {}
+        self._force: list[SimOrder] = []
+        self._pending: list[SimEvent] = []
+        self._next_order_id = 1
+        self._next_algo_id = ALGO_ID_START
+        self._seq = 0
+        self._bad_rows = 0
+
+    # ================================================================ market input
+    def on_bar(self, symbol: str, ts_ms: int, o: float, h: float, l: float, c: float,  # noqa: E741
+               volume: float, mark_o: float | None = None, mark_h: float | None = None,
+               mark_l: float | None = None, mark_c: float | None = None) -> list[SimEvent]:
+        """Replay one closed bar (``ts_ms`` = open time). Malformed bars are skipped with a warning."""
+        st = self._state.get(symbol)
+        if st is None:
+            raise SimError(E.BAD_SYMBOL, f"Invalid symbol: {symbol!r}.")
+        if not (0.0 < l <= o <= h and l <= c <= h):  # also false for NaN
+            self._warn_bad(symbol, ts_ms, f"bar o={o} h={h} l={l} c={c}")
+            return []
+        end = ts_ms + self.fill_model.bar_ms
+        if end > self.now_ms:
+            self.now_ms = end
+        if not volume >= 0.0:
+            volume = 0.0
+        mark_ok = mark_c is not None and mark_c > 0.0
+        if not st.active:  # fast path: nothing can happen to this symbol
+            st.last = c
+            st.mark = mark_c if mark_ok else c
+            st.high = h
+            st.low = l
+            st.close = c
+            st.volume = volume
+            return []
+        last_path = bar_path(o, h, l, c)
+        if (mark_ok and mark_o is not None and mark_h is not None and mark_l is not None
+                and 0.0 < mark_l <= mark_o <= mark_h and mark_l <= mark_c <= mark_h):  # type: ignore[operator]
+            mark_path = bar_path(mark_o, mark_h, mark_l, mark_c)  # type: ignore[arg-type]
+        else:
+            mark_path = (mark_c,) * 4 if mark_ok else last_path  # type: ignore[assignment]
+        st.high, st.low, st.close, st.volume = h, l, c, volume
+        events = self._run_path(st, ts_ms, self.fill_model.bar_ms, last_path, mark_path, volume)
+        st.last = c
+        st.mark = mark_path[-1]
+        return events
+
+    def set_price(self, symbol: str, ts_ms: int, last: float, mark: float | None = None) -> list[SimEvent]:
+        """A price tick (control API / paper). A jump: stops crossed by it fill from the new price."""
+        st = self._state_or_raise(symbol)
+        if not (isinstance(last, int | float) and last > 0 and math.isfinite(last)):
+            raise SimError(E.MANDATORY_PARAM, f"last price must be a positive number, got {last!r}")
+        if mark is None:
+            mark = last
+        elif not (isinstance(mark, int | float) and mark > 0 and math.isfinite(mark)):
+            raise SimError(E.MANDATORY_PARAM, f"mark price must be a positive number, got {mark!r}")
+        if ts_ms > self.now_ms:
+            self.now_ms = ts_ms
+        if st.last is None:
+            st.high = st.low = st.close = float(last)
+        events: list[SimEvent] = []
+        if st.active:
+            events = self._run_path(st, ts_ms, 0, (float(last),), (float(mark),), None)
+        st.last = float(last)
+        st.mark = float(mark)
+        return events
+
+    def on_funding(self, symbol: str, ts_ms: int, rate: float, mark_price: float | None = None) -> list[SimEvent]:
+        """Settle funding for the symbol's position at ``mark_price`` (default: current mark)."""
+        st = self._state_or_raise(symbol)
+        if ts_ms > self.now_ms:
+            self.now_ms = ts_ms
+        mark = mark_price if mark_price is not None and mark_price > 0 else st.mark
+        if not (isinstance(rate, int | float) and math.isfinite(rate)) or mark is None or not mark > 0:
+            self._warn_bad(symbol, ts_ms, f"funding rate={rate} mark={mark}")
+            return []
+        income = funding_mod.settle(self.account, symbol, ts_ms, float(rate), float(mark))
+        if income is None:
+            return []
+        events = [SimEvent(EventKind.FUNDING, symbol, ts_ms,
+                           {"income": income, "rate": float(rate), "mark_price": float(mark)})]
+        # Funding moved the isolated wallet, hence the liquidation price: check it now.
+        return events + self._liquidation_check(st)
+
+    def _liquidation_check(self, st: _SymbolState) -> list[SimEvent]:
+        """Liquidate at once if the position is already beyond its liquidation price at the
+        current mark (after funding, or a taker fill with a large impact away from the mark)."""
+        if st.mark is None or st.last is None or st.inst.symbol not in self.account.positions:
+            return []
+        return self._run_path(st, self.now_ms, 0, (st.last,), (st.mark,), None, liquidation_only=True)
+
+    # ===================================================================== account
+    def set_leverage(self, symbol: str, leverage: int) -> None:
+        st = self._state_or_raise(symbol)
+        inst = st.inst
+        top = max(b.initial_leverage for b in inst.brackets)
+        if isinstance(leverage, bool) or not isinstance(leverage, int) or not 1 <= leverage <= top:
+            raise SimError(E.INVALID_LEVERAGE, f"Leverage {leverage!r} is not valid (1..{top}).")
+        pos = self.account.positions.get(symbol)
+        if pos is not None and abs(pos.qty) * (st.mark or pos.entry) > inst.max_notional_for_leverage(leverage):
+            raise SimError(E.MAX_POSITION_EXCEEDED)
+        new_reserves = [(o, self._reserve_for(st, o, o.remaining, leverage)) for o in st.orders]
+        extra = sum(r - o.reserved_margin for o, r in new_reserves)
+        if extra > 0 and extra > self.account.available + _EPS:
+            raise SimError(E.MARGIN_INSUFFICIENT, "Margin is insufficient. (resting orders at the new leverage)")
+        for order, reserve in new_reserves:
+            self.account.reserved += reserve - order.reserved_margin
+            order.reserved_margin = reserve
+        st.leverage = leverage
+
+    def leverage(self, symbol: str) -> int:
+        return self._state_or_raise(symbol).leverage
+
+    def set_margin_mode(self, symbol: str, mode: MarginMode) -> None:
+        st = self._state_or_raise(symbol)
+        mode = MarginMode(mode)
+        if mode is st.margin_mode:
+            raise SimError(E.MARGIN_TYPE_UNCHANGED)
+        if symbol in self.account.positions:
+            raise SimError(E.MARGIN_TYPE_POSITION)
+        if st.orders or st.algo:
+            raise SimError(E.MARGIN_TYPE_OPEN_ORDERS)
+        raise SimError(E.UNSUPPORTED, "Cross margin is not supported by the simulated exchange; use ISOLATED.")
+
+    def margin_mode(self, symbol: str) -> MarginMode:
+        return self._state_or_raise(symbol).margin_mode
+
+    def set_position_mode(self, dual: bool) -> None:
+        if dual:
+            raise SimError(E.POSITION_SIDE_UNCHANGED,
+                           "Hedge mode (dualSidePosition=true) is not supported: the simulator is one-way only.")
+        raise SimError(E.POSITION_SIDE_UNCHANGED)
+
+    def set_wallet_balance(self, amount: float) -> None:
+        """Deposit or withdraw so that the wallet equals ``amount`` (locked margin stays)."""
+        if not (isinstance(amount, int | float) and math.isfinite(amount) and amount >= 0):
+            raise SimError(E.MANDATORY_PARAM, f"wallet balance must be a number >= 0, got {amount!r}")
+        try:
+            self.account.adjust_deposit(float(amount) - self.account.wallet)
+        except ValueError as exc:
+            raise SimError(E.MARGIN_INSUFFICIENT, f"Margin is insufficient. ({exc})") from exc
+
+    def reset(self, balance: float) -> None:
+        """Fresh account: no positions, orders or history; market prices are kept."""
+        self.account.reset(balance)
+        for st in self._state.values():
+            st.orders.clear()
+            st.algo.clear()
+            st.active = False
+            st.leverage = min(DEFAULT_LEVERAGE, max(b.initial_leverage for b in st.inst.brackets))
+            st.margin_mode = MarginMode.ISOLATED
+        self._reset_orders()
+
+    # ====================================================================== orders
+    def place_order(self, symbol: str, side: OrderSide, type: OrderType, quantity: float | None = None,
+                    price: float | None = None, trigger_price: float | None = None,
+                    time_in_force: TimeInForce = TimeInForce.GTC, reduce_only: bool = False,
+                    close_position: bool = False, working_type: WorkingType = WorkingType.CONTRACT_PRICE,
+                    client_order_id: str | None = None, callback_rate: float | None = None,
+                    activation_price: float | None = None) -> SimOrder:
+        """Validate and accept an order (raising :class:`SimError` as Binance would)."""
+        st = self._state_or_raise(symbol)
+        inst = st.inst
+        side, otype = OrderSide(side), OrderType(type)
+        tif, wtype = TimeInForce(time_in_force), WorkingType(working_type)
+        qty, price, trigger_price, activation_price = check_order_shape(
+            inst, otype, quantity, price, trigger_price, close_position, reduce_only, callback_rate,
+            activation_price)
+        if client_order_id is not None:
+            if not isinstance(client_order_id, str) or not 1 <= len(client_order_id) <= 36:
+                raise SimError(E.MANDATORY_PARAM, "client_order_id must be a string of 1..36 characters.")
+            if client_order_id in self._by_client:
+                raise SimError(E.DUPLICATE_CLIENT_ID)
+        if st.last is None or st.mark is None:
+            raise SimError(E.NEW_ORDER_REJECTED, f"NEW_ORDER_REJECTED: no market price for {symbol} yet.")
+        pos = self.account.positions.get(symbol)
+        if reduce_only and not otype.is_conditional and (pos is None or pos.sign == side.sign):
+            raise SimError(E.REDUCE_ONLY_REJECTED)
+        if not (reduce_only or close_position):
+            ref = price or trigger_price or activation_price or st.last
+            if qty * ref < inst.min_notional - _EPS:
+                raise SimError(E.MIN_NOTIONAL, f"Order's notional must be no smaller than {inst.min_notional:g} "
+                                               f"(unless you choose reduce only).")
+        if otype.is_conditional:
+            return self._accept_conditional(st, side, otype, qty, trigger_price, reduce_only, close_position,
+                                            wtype, client_order_id, callback_rate, activation_price)
+        if otype is OrderType.MARKET:
+            order = self._new_order(st, side, otype, qty, None, None, tif, reduce_only, False, wtype,
+                                    client_order_id, register=False)
+            events = self._taker_fill(st, order, qty, st.last, self.now_ms)
+            self._register(order)
+            self._pending += events + self._liquidation_check(st)
+            return order
+        return self._accept_limit(st, side, qty, price, tif, reduce_only, wtype, client_order_id)  # type: ignore[arg-type]
+
+    def cancel_order(self, symbol: str, order_id: int | None = None, client_order_id: str | None = None) -> SimOrder:
+        st = self._state_or_raise(symbol)
+        order = self._lookup(symbol, order_id, client_order_id, E.UNKNOWN_ORDER)
+        if not order.is_open:
+            raise SimError(E.UNKNOWN_ORDER)
+        self._close_order(st, order, OrderStatus.CANCELED, self.now_ms)
+        self._pending.append(SimEvent(EventKind.ORDER_UPDATE, symbol, self.now_ms, {"order": order}))
+        return order
+
+    def cancel_all(self, symbol: str, conditional: bool = False) -> list[SimOrder]:
+        st = self._state_or_raise(symbol)
+        canceled = list(st.algo if conditional else st.orders)
+        for order in canceled:
+            self._close_order(st, order, OrderStatus.CANCELED, self.now_ms)
+            self._pending.append(SimEvent(EventKind.ORDER_UPDATE, symbol, self.now_ms, {"order": order}))
+        return canceled
+
+    def get_order(self, symbol: str, order_id: int | None = None, client_order_id: str | None = None) -> SimOrder:
+        self._state_or_raise(symbol)
+        return self._lookup(symbol, order_id, client_order_id, E.NO_SUCH_ORDER)
+
+    def open_orders(self, symbol: str | None = None, conditional: bool | None = None) -> list[SimOrder]:
+        states = [self._state_or_raise(symbol)] if symbol is not None else list(self._state.values())
+        out: list[SimOrder] = []
+        for st in states:
+            if conditional is not True:
+                out += st.orders
+            if conditional is not False:
+                out += st.algo
+        return sorted(out, key=lambda o: o.seq)
+
+    def all_orders(self, symbol: str | None = None, conditional: bool | None = None) -> list[SimOrder]:
+        if symbol is not None:
+            self._state_or_raise(symbol)
+        return [o for o in self._history
+                if (symbol is None or o.symbol == symbol)
+                and (conditional is None or o.is_conditional == conditional)]
+
+    def drain_events(self) -> list[SimEvent]:
+        """Events caused by requests (fills of market orders, cancels) since the last call."""
+        events, self._pending = self._pending, []
+        return events
+
+    # ============================================================= account queries
+    def position(self, symbol: str) -> SimPosition | None:
+        st = self._state_or_raise(symbol)
+        pos = self.account.positions.get(symbol)
+        return None if pos is None else self._position_view(st, pos)
+
+    def positions(self) -> list[SimPosition]:
+        return [self._position_view(self._state[s], p) for s, p in sorted(self.account.positions.items())]
+
+    def balance(self) -> SimBalance:
+        upnl = im = mm = 0.0
+        for view in self.positions():
+            upnl += view.unrealized_pnl
+            im += view.initial_margin
+            mm += view.maint_margin
+        wallet = self.account.wallet
+        return SimBalance(wallet, upnl, wallet + upnl, self.account.available, im + self.account.reserved, mm)
+
+    def user_trades(self, symbol: str, start_ms: int | None = None, end_ms: int | None = None,
+                    limit: int | None = None) -> list[SimFill]:
+        self._state_or_raise(symbol)
+        rows = [f for f in self.account.fills if f.symbol == symbol]
+        return _window(rows, start_ms, end_ms, limit)
+
+    def income(self, symbol: str | None = None, income_type: IncomeType | str | None = None,
+               start_ms: int | None = None, end_ms: int | None = None, limit: int | None = None) -> list[SimIncome]:
+        kind = IncomeType(income_type) if income_type is not None else None
+        rows = [i for i in self.account.incomes
+                if (symbol is None or i.symbol == symbol) and (kind is None or i.income_type is kind)]
+        return _window(rows, start_ms, end_ms, limit)
+
+    def force_orders(self, symbol: str | None = None, start_ms: int | None = None, end_ms: int | None = None,
+                     limit: int | None = None) -> list[SimOrder]:
+        rows = [o for o in self._force if symbol is None or o.symbol == symbol]
+        return _window(rows, start_ms, end_ms, limit)
+
+    # ================================================================== internals
+    def _state_or_raise(self, symbol: str) -> _SymbolState:
+        st = self._state.get(symbol)
+        if st is None:
+            raise SimError(E.BAD_SYMBOL, f"Invalid symbol: {symbol!r}.")
+        return st
+
+    def _warn_bad(self, symbol: str, ts_ms: int, what: str) -> None:
+        self._bad_rows += 1
+        logger.warning("sim: skipped malformed market data for {} at {}: {}", symbol, ts_ms, what)
+
+    def _lookup(self, symbol: str, order_id: int | None, client_order_id: str | None, missing: int) -> SimOrder:
+        if order_id is None and client_order_id is None:
+            raise SimError(E.MANDATORY_PARAM, "Either orderId or origClientOrderId must be sent.")
+        order = self._orders.get(order_id) if order_id is not None else self._by_client.get(client_order_id or "")
+        if order is None or order.symbol != symbol:
+            raise SimError(missing)
+        return order
+
+    def _refresh_active(self, st: _SymbolState) -> None:
+        st.active = bool(st.orders or st.algo) or st.inst.symbol in self.account.positions
+
+    def _new_order(self, st: _SymbolState, side: OrderSide, otype: OrderType, qty: float, price: float | None,
+                   trigger: float | None, tif: TimeInForce, reduce_only: bool, close_position: bool,
+                   wtype: WorkingType, client_order_id: str | None, *, conditional: bool = False,
+                   callback_rate: float | None = None, activation_price: float | None = None,
+                   register: bool = True) -> SimOrder:
+        if conditional:
+            oid = self._next_algo_id
+            self._next_algo_id += 1
+        else:
+            oid = self._next_order_id
+            self._next_order_id += 1
+        self._seq += 1
+        order = SimOrder(oid, client_order_id or f"sim-{oid}", st.inst.symbol, side, otype, qty, price, trigger,
+                         tif, reduce_only, close_position, wtype, self.now_ms, is_conditional=conditional,
+                         callback_rate=callback_rate, activation_price=activation_price, seq=self._seq)
+        if register:
+            self._register(order)
+        return order
+
+    def _register(self, order: SimOrder, by_client: bool = True) -> None:
+        """Make an accepted order visible to lookups and history (never a rejected request)."""
+        self._orders[order.order_id] = order
+        self._history.append(order)
+        if by_client:
+            self._by_client.setdefault(order.client_order_id, order)
+
+    def _close_order(self, st: _SymbolState, order: SimOrder, status: OrderStatus, ts_ms: int) -> None:
+        """Move a resting order to a terminal state and release what it held."""
+        order.transition(status, ts_ms)
+        if order.reserved_margin:
+            self.account.reserved -= order.reserved_margin
+            order.reserved_margin = 0.0
+        book = st.algo if order.is_conditional else st.orders
+        if order in book:
+            book.remove(order)
+        self._refresh_active(st)
+
+    # ----------------------------------------------------------------- margin
+    def _reserve_for(self, st: _SymbolState, order: SimOrder, qty: float, leverage: int) -> float:
+        """Initial margin + maker fee a resting limit holds for the part that would open a position."""
+        if order.reduce_only or order.price is None:
+            return 0.0
+        _, opening = self.account.split(st.inst.symbol, order.side.sign, qty)
+        return opening * order.price / leverage + qty * order.price * self.maker_fee
+
+    def _check_margin(self, st: _SymbolState, side: OrderSide, qty: float, price: float, fee_rate: float,
+                      released_reserve: float = 0.0) -> None:
+        """Raise -2027 / -2019 unless the account can carry ``qty`` more at ``price``."""
+        symbol = st.inst.symbol
+        closing, opening = self.account.split(symbol, side.sign, qty)
+        if opening <= 0:
+            return
+        pos = self.account.positions.get(symbol)
+        same = abs(pos.qty) if pos is not None and pos.sign == side.sign else 0.0
+        if (same + opening) * price > st.inst.max_notional_for_leverage(st.leverage) + _EPS:
+            raise SimError(E.MAX_POSITION_EXCEEDED)
+        freed = released_reserve
+        if pos is not None and closing > 0:
+            freed += pos.iso_wallet * closing / abs(pos.qty) + pos.sign * closing * (price - pos.entry)
+        need = opening * price / st.leverage + qty * price * fee_rate
+        if self.account.available + freed < need - _EPS:
+            raise SimError(E.MARGIN_INSUFFICIENT)
+
+    # ------------------------------------------------------------------ fills
+    def _taker_fill(self, st: _SymbolState, order: SimOrder, qty: float, ref: float, ts_ms: int,
+                    cap: float | None = None) -> list[SimEvent]:
+        """Execute ``qty`` of ``order`` as taker around ``ref``; raises SimError before any change."""
+        inst = st.inst
+        bar_close = st.close or ref
+        high, low = (st.high, st.low) if st.close else (ref, ref)
+        price = self.fill_model.taker_price(order.side.sign, ref, qty, inst.tick_size, high, low, bar_close,
+                                            st.volume)
+        if cap is not None:
+            price = min(price, cap) if order.side is OrderSide.BUY else max(price, cap)
+        self._check_margin(st, order.side, qty, price, self.taker_fee)
+        fee = qty * price * self.taker_fee
+        fill = self.account.apply_fill(inst, order.order_id, order.side, qty, price, fee, False, st.leverage, ts_ms)
+        order.add_fill(qty, price, ts_ms)
+        return [SimEvent(EventKind.FILL, inst.symbol, ts_ms, {"fill": fill, "order": order}),
+                SimEvent(EventKind.ORDER_UPDATE, inst.symbol, ts_ms, {"order": order}),
+                *self._after_position_change(st, ts_ms)]
+
+    def _after_position_change(self, st: _SymbolState, ts_ms: int) -> list[SimEvent]:
+        """Binance expires resting reduce-only orders once the position is flat."""
+        events: list[SimEvent] = []
+        if st.inst.symbol not in self.account.positions:
+            for order in [o for o in st.orders if o.reduce_only]:
+                self._close_order(st, order, OrderStatus.EXPIRED, ts_ms)
+                events.append(SimEvent(EventKind.ORDER_UPDATE, st.inst.symbol, ts_ms, {"order": order}))
+        self._refresh_active(st)
+        return events
+
+    def _accept_limit(self, st: _SymbolState, side: OrderSide, qty: float, price: float, tif: TimeInForce,
+                      reduce_only: bool, wtype: WorkingType, client_order_id: str | None) -> SimOrder:
+        inst = st.inst
+        ref = st.last
+        assert ref is not None
+        half = self.fill_model.spread(ref, inst.tick_size, st.high or ref, st.low or ref, st.close or ref) / 2
+        marketable = price >= ref + half if side is OrderSide.BUY else price <= ref - half
+        if marketable and tif is TimeInForce.GTX:
+            raise SimError(E.POST_ONLY_REJECTED)
+        if marketable:
+            order = self._new_order(st, side, OrderType.LIMIT, qty, price, None, tif, reduce_only, False, wtype,
+                                    client_order_id, register=False)
+            events = self._taker_fill(st, order, qty, ref, self.now_ms, cap=price)
+            self._register(order)
+            self._pending += events + self._liquidation_check(st)
+            return order
+        if tif is TimeInForce.IOC:
+            order = self._new_order(st, side, OrderType.LIMIT, qty, price, None, tif, reduce_only, False, wtype,
+                                    client_order_id)
+            order.transition(OrderStatus.EXPIRED, self.now_ms)
+            self._pending.append(SimEvent(EventKind.ORDER_UPDATE, inst.symbol, self.now_ms, {"order": order}))
+            return order
+        order = self._new_order(st, side, OrderType.LIMIT, qty, price, None, tif, reduce_only, False, wtype,
+                                client_order_id, register=False)
+        if not reduce_only:
+            self._check_margin(st, side, qty, price, self.maker_fee)
+        reserve = self._reserve_for(st, order, qty, st.leverage)
+        if reserve > self.account.available + _EPS:
+            raise SimError(E.MARGIN_INSUFFICIENT)
+        self._register(order)
+        order.reserved_margin = reserve
+        self.account.reserved += reserve
+        st.orders.append(order)
+        st.active = True
+        self._pending.append(SimEvent(EventKind.ORDER_UPDATE, inst.symbol, self.now_ms, {"order": order}))
+        return order
+
+    def _accept_conditional(self, st: _SymbolState, side: OrderSide, otype: OrderType, qty: float,
+                            trigger: float | None, reduce_only: bool, close_position: bool, wtype: WorkingType,
+                            client_order_id: str | None, callback_rate: float | None,
+                            activation_price: float | None) -> SimOrder:
+        current = st.mark if wtype is WorkingType.MARK_PRICE else st.last
+        assert current is not None
+        if trigger is not None:
+            direction = side.sign if otype is OrderType.STOP_MARKET else -side.sign
+            if (current - trigger) * direction >= 0:
+                raise SimError(E.WOULD_IMMEDIATELY_TRIGGER)
+        order = self._new_order(st, side, otype, qty, None, trigger, TimeInForce.GTC, reduce_only, close_position,
+                                wtype, client_order_id, conditional=True, callback_rate=callback_rate,
+                                activation_price=activation_price)
+        if otype is OrderType.TRAILING_STOP_MARKET and activation_price is None:
+            order.trail_active, order.trail_extreme = True, current
+        st.algo.append(order)
+        st.active = True
+        self._pending.append(SimEvent(EventKind.ORDER_UPDATE, st.inst.symbol, self.now_ms, {"order": order}))
+        return order
+
+    # ------------------------------------------------------------ path engine
+    def _run_path(self, st: _SymbolState, ts0: int, span_ms: int, last_path: Path, mark_path: Path,
+                  volume: float | None, liquidation_only: bool = False) -> list[SimEvent]:
+        """Process liquidations, triggers and limit fills in the order the path reaches them."""
+        events: list[SimEvent] = []
+        symbol = st.inst.symbol
+        legs = max(len(last_path) - 1, 1)
+        touched: set[int] = set()
+        budget = self.fill_model.limit_budget(volume)
+        t_now = 0.0
+        while True:
+            best: tuple[float, int, int] | None = None
+            action: tuple[str, object, float] | None = None
+            pos = self.account.positions.get(symbol)
+            if pos is not None:
+                lp = position_liquidation_price(st.inst, pos)
+                if lp > 0:
+                    hit = first_touch(mark_path, lp, -pos.sign, t_now)
+                    if hit is not None:
+                        best, action = (hit[0], 0, 0), ("liq", pos, lp)
+            if not liquidation_only:
+                for algo in st.algo:
+                    if algo.order_id in touched:
+                        continue
+                    path = mark_path if algo.working_type is WorkingType.MARK_PRICE else last_path
+                    if algo.type is OrderType.TRAILING_STOP_MARKET:
+                        t, price, _, _ = trailing_touch(path, t_now, algo.side is OrderSide.SELL,
+                                                        algo.callback_rate or 0.0, algo.trail_active,
+                                                        algo.trail_extreme, algo.activation_price)
+                        hit = None if t is None else (t, price)
+                    else:
+                        direction = algo.side.sign if algo.type is OrderType.STOP_MARKET else -algo.side.sign
+                        hit = first_touch(path, algo.trigger_price or 0.0, direction, t_now)
+                    if hit is not None and (best is None or (hit[0], 1, algo.seq) < best):
+                        best, action = (hit[0], 1, algo.seq), ("algo", algo, hit[1])
+                for order in st.orders:
+                    if order.order_id in touched or order.price is None:
+                        continue
+                    hit = first_touch(last_path, order.price, -order.side.sign, t_now, strict=True)
+                    if hit is not None and (best is None or (hit[0], 2, order.seq) < best):
+                        best, action = (hit[0], 2, order.seq), ("limit", order, order.price)
+            if best is None or action is None:
+                break
+            t_now = best[0]
+            ts = ts0 + int(span_ms * t_now / legs)
+            kind, obj, price = action
+            if kind == "liq":
+                events += self._liquidate(st, obj, price, ts)  # type: ignore[arg-type]
+                continue
+            assert isinstance(obj, SimOrder)
+            touched.add(obj.order_id)
+            if kind == "algo":
+                ref = price
+                if obj.working_type is WorkingType.MARK_PRICE:
+                    last_now = price_at(last_path, t_now)
+                    ref = max(ref, last_now) if obj.side is OrderSide.BUY else min(ref, last_now)
+                events += self._trigger(st, obj, ref, ts)
+            else:
+                events += self._fill_resting_limit(st, obj, budget, ts)
+        if not liquidation_only:
+            self._advance_trailing(st, last_path, mark_path)
+        return events
+
+    def _advance_trailing(self, st: _SymbolState, last_path: Path, mark_path: Path) -> None:
+        for algo in st.algo:
+            if algo.type is OrderType.TRAILING_STOP_MARKET:
+                path = mark_path if algo.working_type is WorkingType.MARK_PRICE else last_path
+                _, _, algo.trail_active, algo.trail_extreme = trailing_touch(
+                    path, 0.0, algo.side is OrderSide.SELL, algo.callback_rate or 0.0, algo.trail_active,
+                    algo.trail_extreme, algo.activation_price)
+
+    def _trigger(self, st: _SymbolState, algo: SimOrder, ref: float, ts: int) -> list[SimEvent]:
+        """A conditional order's trigger was reached: send its MARKET order."""
+        symbol = st.inst.symbol
+        pos = self.account.positions.get(symbol)
+        reducing = algo.reduce_only or algo.close_position
+        events = [SimEvent(EventKind.TRIGGER, symbol, ts, {"order": algo, "reference_price": ref})]
+        if reducing and (pos is None or pos.sign == algo.side.sign):
+            self._close_order(st, algo, OrderStatus.EXPIRED, ts)
+            logger.info("sim: {} {} triggered with no position to reduce: expired", symbol, algo.order_id)
+            return [*events, SimEvent(EventKind.ORDER_UPDATE, symbol, ts, {"order": algo})]
+        qty = algo.quantity
+        if reducing:
+            assert pos is not None
+            qty = abs(pos.qty) if algo.close_position else min(qty, abs(pos.qty))
+        if algo.close_position:
+            algo.quantity = qty
+        child = self._new_order(st, algo.side, OrderType.MARKET, qty, None, None, TimeInForce.GTC, reducing,
+                                algo.close_position, algo.working_type, algo.client_order_id, register=False)
+        child.created_ms = child.updated_ms = ts
+        child.history[0] = (OrderStatus.NEW, ts)
+        self._register(child, by_client=False)
+        algo.actual_order_id = child.order_id
+        try:
+            events += self._taker_fill(st, child, qty, ref, ts)
+        except SimError as exc:
+            child.transition(OrderStatus.REJECTED, ts)
+            self._close_order(st, algo, OrderStatus.EXPIRED, ts)
+            logger.warning("sim: triggered order {} on {} rejected: {}", algo.order_id, symbol, exc)
+            return [*events, SimEvent(EventKind.ORDER_UPDATE, symbol, ts, {"order": child}),
+                    SimEvent(EventKind.ORDER_UPDATE, symbol, ts, {"order": algo})]
+        algo.add_fill(qty if not algo.close_position else algo.quantity, child.avg_price, ts)
+        if algo.is_open:  # reduce-only clamp filled less than ordered: the algo order is done anyway
+            algo.transition(OrderStatus.EXPIRED, ts)
+        self._close_order_book_only(st, algo)
+        return [*events, SimEvent(EventKind.ORDER_UPDATE, symbol, ts, {"order": algo})]
+
+    def _close_order_book_only(self, st: _SymbolState, order: SimOrder) -> None:
+        book = st.algo if order.is_conditional else st.orders
+        if order in book:
+            book.remove(order)
+        self._refresh_active(st)
+
+    def _fill_resting_limit(self, st: _SymbolState, order: SimOrder, budget: float, ts: int) -> list[SimEvent]:
+        inst = st.inst
+        symbol = inst.symbol
+        qty = min(order.remaining, budget)
+        if order.reduce_only:
+            pos = self.account.positions.get(symbol)
+            if pos is None or pos.sign == order.side.sign:
+                self._close_order(st, order, OrderStatus.EXPIRED, ts)
+                return [SimEvent(EventKind.ORDER_UPDATE, symbol, ts, {"order": order})]
+            qty = min(qty, abs(pos.qty))
+        qty = inst.round_qty(qty)
+        if qty <= 0:
+            return []
+        price = order.price
+        assert price is not None
+        release = order.reserved_margin * qty / order.remaining if order.remaining > 0 else 0.0
+        try:
+            self._check_margin(st, order.side, qty, price, self.maker_fee, released_reserve=release)
+        except SimError as exc:
+            self._close_order(st, order, OrderStatus.EXPIRED, ts)
+            logger.warning("sim: resting order {} on {} expired at fill time: {}", order.order_id, symbol, exc)
+            return [SimEvent(EventKind.ORDER_UPDATE, symbol, ts, {"order": order})]
+        order.reserved_margin -= release
+        self.account.reserved -= release
+        fee = qty * price * self.maker_fee
+        fill = self.account.apply_fill(inst, order.order_id, order.side, qty, price, fee, True, st.leverage, ts)
+        order.add_fill(qty, price, ts)
+        if not order.is_open:
+            self.account.reserved -= order.reserved_margin
+            order.reserved_margin = 0.0
+            self._close_order_book_only(st, order)
+        return [SimEvent(EventKind.FILL, symbol, ts, {"fill": fill, "order": order}),
+                SimEvent(EventKind.ORDER_UPDATE, symbol, ts, {"order": order}),
+                *self._after_position_change(st, ts)]
+
+    def _liquidate(self, st: _SymbolState, pos: Position, price: float, ts: int) -> list[SimEvent]:
+        symbol = st.inst.symbol
+        events: list[SimEvent] = []
+        for order in [*st.orders, *st.algo]:  # Binance cancels the symbol's open orders first
+            self._close_order(st, order, OrderStatus.EXPIRED, ts)
+            events.append(SimEvent(EventKind.ORDER_UPDATE, symbol, ts, {"order": order}))
+        qty = abs(pos.qty)
+        side = OrderSide.SELL if pos.qty > 0 else OrderSide.BUY
+        oid = self._next_order_id
+        self._next_order_id += 1
+        self._seq += 1
+        order = SimOrder(oid, f"autoclose-{ts}-{oid}", symbol, side, OrderType.LIMIT, qty, price, None,
+                         TimeInForce.IOC, True, False, WorkingType.CONTRACT_PRICE, ts, seq=self._seq)
+        result = liquidate(self.account, st.inst, pos, oid, price, self.fill_model.liquidation_fee_rate, ts)
+        order.add_fill(qty, price, ts)
+        self._register(order, by_client=False)
+        self._force.append(order)
+        self._refresh_active(st)
+        logger.warning("sim: {} {} position of {} liquidated at {:.8g} (margin lost {:.8g})", symbol,
+                       pos.side_name, qty, price, -result.insurance_clear.amount)
+        events += [
+            SimEvent(EventKind.FILL, symbol, ts, {"fill": result.fill, "order": order}),
+            SimEvent(EventKind.LIQUIDATION, symbol, ts, {
+                "order": order, "fill": result.fill, "liquidation_price": price,
+                "liquidation_fee": result.fee, "insurance_clear": result.insurance_clear}),
+        ]
+        return events
+
+    def _position_view(self, st: _SymbolState, pos: Position) -> SimPosition:
+        mark = st.mark if st.mark is not None else pos.entry
+        qty = abs(pos.qty)
+        upnl = unrealized_pnl(pos.side_name, qty, pos.entry, mark)
+        notional = pos.qty * mark
+        return SimPosition(
+            symbol=pos.symbol, side=PositionSide.LONG if pos.qty > 0 else PositionSide.SHORT, quantity=qty,
+            entry_price=pos.entry, mark_price=mark, unrealized_pnl=upnl,
+            liquidation_price=position_liquidation_price(st.inst, pos), margin_mode=st.margin_mode,
+            leverage=st.leverage, isolated_margin=pos.iso_wallet + upnl,
+            maint_margin=maintenance_margin(st.inst, notional), initial_margin=abs(notional) / st.leverage,
+            notional=notional, updated_ms=pos.updated_ms, isolated_wallet=pos.iso_wallet)
+
+
+def _window(rows: list, start_ms: int | None, end_ms: int | None, limit: int | None) -> list:
+    """Filter by ``ts_ms``/``updated_ms`` window; ``limit`` keeps the earliest rows when
+    ``start_ms`` is given and the most recent ones otherwise (Binance's behaviour)."""
+    def ts(row: object) -> int:
+        return getattr(row, "ts_ms", None) or getattr(row, "updated_ms", 0)
+
+    out = [r for r in rows if (start_ms is None or ts(r) >= start_ms) and (end_ms is None or ts(r) <= end_ms)]
+    if limit is not None:
+        if limit <= 0:
+            raise SimError(E.MANDATORY_PARAM, f"limit must be positive, got {limit}")
+        out = out[:limit] if start_ms is not None else out[-limit:]
+    return out
