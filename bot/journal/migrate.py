@@ -1,0 +1,54 @@
+"""Schema migrations, run from code: the bot upgrades its journal at start, and
+``derivbot journal migrate`` does it by hand. No ``alembic.ini`` is needed in the working
+directory; the scripts ship inside the package (``bot/journal/migrations``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+from bot.journal.db import create_journal_engine, normalise_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic ``Config`` pointing at the packaged scripts (and at ``url`` if given)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migration scripts found in {MIGRATIONS_DIR}")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade_to_head(url: str, engine: Engine | None = None) -> str:
+    """Bring the journal at ``url`` to the newest schema (creating it if empty); returns the
+    revision. Idempotent. For SQLite the parent directory of the file is created."""
+    own_engine = engine is None
+    engine = engine or create_journal_engine(url)
+    try:
+        cfg = alembic_config(url)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return current_revision(engine) or ""
+    finally:
+        if own_engine:
+            engine.dispose()
