@@ -21,6 +21,7 @@ app = typer.Typer(
 _COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.config_cmd",
     "bot.cli.selfcheck",
+    "bot.cli.emulator_cmd",
     "bot.cli.journal_cmd",
     "bot.cli.data_cmd",
 )

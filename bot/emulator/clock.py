@@ -1,0 +1,69 @@
+"""The emulator clock: simulated UTC time that runs at ``speed`` x wall time, or only when stepped.
+
+It is the server time the emulator reports (``/fapi/v1/time``), checks request timestamps
+against and drives the market with. It never runs backwards: a market that has already
+filled orders cannot be un-filled.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class ClockError(ValueError):
+    """A clock change that cannot be honoured (going back in time, negative speed)."""
+
+
+class EmulatorClock:
+    """Simulated time in ms UTC. ``speed=0`` means paused: it moves only via set/step."""
+
+    def __init__(self, start_ms: int, speed: float = 1.0,
+                 wall: Callable[[], float] = time.monotonic) -> None:
+        if speed < 0:
+            raise ClockError(f"speed must be >= 0, got {speed}")
+        self._wall = wall
+        self._anchor_sim = int(start_ms)
+        self._anchor_wall = wall()
+        self._speed = float(speed)
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    def now_ms(self) -> int:
+        if self._speed == 0:
+            return self._anchor_sim
+        return self._anchor_sim + int((self._wall() - self._anchor_wall) * 1000.0 * self._speed)
+
+    def request_now_ms(self) -> int:
+        """The clock request timestamps are checked against.
+
+        Equal to :meth:`now_ms` while running. While paused (stepped mode) it keeps ticking at
+        wall speed from the last step, because a client synced with ``/fapi/v1/time`` signs with
+        its own wall clock minus the offset: a frozen server clock would reject every request
+        more than a second after the sync.
+        """
+        if self._speed >= 1:
+            return self.now_ms()
+        return self._anchor_sim + int((self._wall() - self._anchor_wall) * 1000.0)
+
+    def set(self, t_ms: int) -> int:
+        now = self.now_ms()
+        if t_ms < now:
+            raise ClockError(f"the clock cannot go back: now {now}, asked {t_ms}")
+        self._anchor_sim = int(t_ms)
+        self._anchor_wall = self._wall()
+        return self._anchor_sim
+
+    def step(self, delta_ms: int) -> int:
+        if delta_ms < 0:
+            raise ClockError(f"step must be >= 0 ms, got {delta_ms}")
+        return self.set(self.now_ms() + int(delta_ms))
+
+    def set_speed(self, speed: float) -> None:
+        if speed < 0:
+            raise ClockError(f"speed must be >= 0, got {speed}")
+        self._anchor_sim = self.now_ms()
+        self._anchor_wall = self._wall()
+        self._speed = float(speed)
