@@ -23,6 +23,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.selfcheck",
     "bot.cli.emulator_cmd",
     "bot.cli.journal_cmd",
+    "bot.cli.review_cmd",
     "bot.cli.data_cmd",
     "bot.cli.download_cmd",
 )
