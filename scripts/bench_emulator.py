@@ -72,7 +72,7 @@ def bench_core_steps(store: MarketStore) -> tuple[str, float]:
     try:
         from scripts.bench_sim_core import bench_core  # written by the core engineer
 
-        return "bench_sim_core.bench_core", float(bench_core())
+        return "bench_sim_core.bench_core", float(bench_core()["idle_steps_per_s"])
     except ImportError:
         pass
     from bot.sim.exchange import SimExchange

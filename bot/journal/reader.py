@@ -108,6 +108,7 @@ class OrderView:
     avg_price: Decimal | None
     status_ts: datetime | None
     raw_status: str | None
+    signal_id: str | None = None  # entries link to their trade through the signal
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,7 +398,7 @@ class JournalReader:
                 side=o.side, quantity=o.quantity, price=o.price, trigger_price=o.trigger_price,
                 reduce_only=o.reduce_only, close_position=o.close_position, purpose=o.purpose,
                 status=r.status, filled_qty=r.filled_qty if r.filled_qty is not None else Decimal(0),
-                avg_price=r.avg_price, status_ts=r.status_ts, raw_status=r.raw_status,
+                avg_price=r.avg_price, status_ts=r.status_ts, raw_status=r.raw_status, signal_id=o.signal_id,
             ))
         return out
 
