@@ -24,6 +24,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.emulator_cmd",
     "bot.cli.journal_cmd",
     "bot.cli.review_cmd",
+    "bot.cli.risk_cmd",
     "bot.cli.data_cmd",
     "bot.cli.download_cmd",
     "bot.cli.research_cmd",
