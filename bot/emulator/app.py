@@ -5,9 +5,9 @@ fault injection, authentication and the market sync, then calls the route's hand
 from __future__ import annotations
 
 import asyncio
-import time
 import json
 import socket
+import time
 from typing import Any
 
 from aiohttp import web

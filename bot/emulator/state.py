@@ -8,10 +8,10 @@ from typing import Any
 from bot.core.instrument import Instrument
 from bot.emulator.auth import Credentials
 from bot.emulator.clock import EmulatorClock
-from bot.emulator.driver import MarketDriver
 from bot.emulator.errors import BinanceError, invalid_symbol, mandatory
 from bot.emulator.faults import FaultConfig, FaultInjector
 from bot.emulator.weights import LimiterConfig, WeightLimiter
+from bot.sim.driver import MarketDriver
 
 
 @dataclass

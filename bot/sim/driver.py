@@ -1,4 +1,7 @@
-"""Feeds recorded market history into the simulated exchange as the emulator clock moves.
+"""Feeds recorded market history into the simulated exchange as a clock moves.
+
+Shared by the emulator (its clock: real time, accelerated or stepped) and backtests (a
+stepped simulation clock), so both see the market through the same event order.
 
 A 1h candle is delivered when it closes (``ts + bar_ms <= now``), a funding settlement at its
 ``fundingTime``; events of all symbols are applied in time order (a bar closing at 08:00
@@ -11,11 +14,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from loguru import logger
-
-from bot.emulator.clock import EmulatorClock
 
 
 @dataclass
@@ -31,10 +32,14 @@ def _opt(value: Any) -> float | None:
     return None if math.isnan(v) else v
 
 
+class Clock(Protocol):
+    def now_ms(self) -> int: ...
+
+
 class MarketDriver:
     """Advances ``exchange`` through ``store`` up to the clock's now, lazily and idempotently."""
 
-    def __init__(self, exchange: Any, store: Any, symbols: list[str], clock: EmulatorClock) -> None:
+    def __init__(self, exchange: Any, store: Any, symbols: list[str], clock: Clock) -> None:
         self.exchange = exchange
         self.store = store
         self.symbols = list(symbols)
