@@ -25,6 +25,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.journal_cmd",
     "bot.cli.review_cmd",
     "bot.cli.risk_cmd",
+    "bot.cli.run_cmd",
     "bot.cli.data_cmd",
     "bot.cli.download_cmd",
     "bot.cli.research_cmd",

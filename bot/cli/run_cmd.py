@@ -1,0 +1,251 @@
+"""``derivbot run``, ``derivbot backtest`` and ``derivbot status``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from bot.cli.common import (
+    EXIT_CONFIG,
+    ConfigOption,
+    JournalOption,
+    JsonOption,
+    console,
+    fail,
+    nested_overrides,
+    print_json,
+    settings_from_cli,
+)
+from bot.config import Settings
+from bot.core.enums import Mode
+from bot.core.timeutil import iso, to_ms
+from strategies.base import Strategy
+
+
+def load_strategies(settings: Settings, only: list[str] | None = None) -> dict[str, Strategy]:
+    """Instances of the enabled strategies (or of ``only``), configured from settings."""
+    from strategies import registry
+    from strategies.base import StrategyConfigError
+
+    names = only or list(settings.enabled_strategies())
+    out: dict[str, Strategy] = {}
+    for name in names:
+        config = settings.strategies.get(name)
+        if config is None or config.stop_loss_pct is None:
+            fail(f"strategy {name!r} needs a [strategies.{name}] section with stop_loss_pct in the config",
+                 EXIT_CONFIG)
+        try:
+            out[name] = registry.build(name, config)
+        except StrategyConfigError as exc:
+            fail(str(exc), EXIT_CONFIG)
+    if not out:
+        fail("no strategy enabled: enable one in the config ([strategies.NAME] enabled = true)", EXIT_CONFIG)
+    return out
+
+
+def backtest(
+    data: Annotated[Path, typer.Option("--data", help="History folder (freqtrade layout or ours).")] = Path(
+        "data/sample"),
+    strategy: Annotated[list[str] | None, typer.Option("--strategy", "-s", help="Strategy name (repeatable).")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Start, ISO date UTC.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End, ISO date UTC.")] = None,
+    symbols: Annotated[list[str] | None, typer.Option("--symbol", help="Only these symbols (repeatable).")] = None,
+    config: ConfigOption = None,
+    journal: JournalOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Backtest with the live engine, a replay feed, a simulated clock and the paper exchange core."""
+    from bot.backtest import run_backtest
+    from bot.data.store import MarketStore
+
+    run_dir = Path("data/runs")
+    url = journal or f"sqlite:///{run_dir / f'backtest-{int(time.time())}.sqlite'}"
+    settings = settings_from_cli(config, nested_overrides(**{"journal.url": url}))
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if not data.is_dir():
+        fail(f"data folder not found: {data}")
+    strategies = load_strategies(settings, strategy)
+    start_ms = to_ms(start) if start else None
+    end_ms = to_ms(end) if end else None
+    store = MarketStore.load(data, symbols=symbols or None, start_ms=(start_ms - 3 * 86_400_000) if start_ms else None,
+                             end_ms=end_ms)
+    with Progress(TextColumn("backtest"), BarColumn(), TextColumn("{task.fields[at]}"), TimeRemainingColumn(),
+                  console=console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("bt", total=1.0, at="")
+
+        def tick(t: int, s: int, e: int) -> None:
+            if (t - s) % (24 * 3_600_000) == 0:
+                progress.update(task, completed=(t - s) / max(1, e - s), at=iso(t)[:10])
+
+        result = asyncio.run(run_backtest(settings, store, strategies, journal_url=url, start_ms=start_ms,
+                                          end_ms=end_ms, progress=tick))
+    if as_json:
+        print_json({"start": iso(result.start_ms), "end": iso(result.end_ms), "symbols": result.symbols,
+                    "journal": url, "stats": result.stats})
+        return
+    print_backtest_report(result, url)
+
+
+def print_backtest_report(result: Any, journal_url: str) -> None:
+    s = result.stats
+    table = Table(title=f"backtest {iso(result.start_ms)} .. {iso(result.end_ms)} ({len(result.symbols)} symbols)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = [
+        ("trades", f"{s['trades']}"),
+        ("net P&L (after fees and funding)", f"{s['net_pnl']:.2f} USDT"),
+        ("fees", f"{s['fees']:.2f}"),
+        ("funding (received +)", f"{s['funding']:.2f}"),
+        ("return", f"{s['return'] * 100:.2f}%"),
+        ("win rate", _pct(s["win_rate"])),
+        ("profit factor", _num(s["profit_factor"])),
+        ("expectancy", _num(s["expectancy"])),
+        ("Sharpe (daily, 365)", _num(s["sharpe"])),
+        ("Sortino (daily, 365)", _num(s["sortino"])),
+        ("max drawdown", _pct(s["max_drawdown"])),
+        ("Calmar", _num(s["calmar"])),
+        ("exposure (time in market)", _pct(s["exposure"])),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    breakdown = Table(title="per strategy and symbol")
+    for col in ("group", "trades", "win rate", "net P&L", "fees", "funding"):
+        breakdown.add_column(col, justify="right" if col != "group" else "left")
+    for key in sorted(s["breakdown"]):
+        row = s["breakdown"][key]
+        breakdown.add_row(key, str(row["trades"]), _pct(row["wins"] / row["trades"]), f"{row['net_pnl']:.2f}",
+                          f"{row['fees']:.2f}", f"{row['funding']:.2f}")
+    if s["breakdown"]:
+        console.print(breakdown)
+    console.print(f"journal: {journal_url}")
+
+
+def _pct(value: float) -> str:
+    return "-" if value != value else f"{value * 100:.1f}%"
+
+
+def _num(value: float) -> str:
+    return "-" if value != value else f"{value:.2f}"
+
+
+def status(journal: JournalOption = None, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """State, open positions with their stops, and P&L, from the journal."""
+    from bot.journal.migrate import upgrade_to_head
+    from bot.journal.reader import JournalReader
+    from bot.risk.files import RiskFiles
+
+    settings = settings_from_cli(config, nested_overrides(**{"journal.url": journal}), configure_logging=False)
+    url = settings.journal.url
+    upgrade_to_head(url)
+    files = RiskFiles.from_halt_file(settings.engine.halt_file)
+    try:
+        risk_state = files.load_state() or {}
+    except Exception as exc:  # a corrupt state file is reported, not fatal for a status view
+        risk_state = {"state": f"unreadable ({exc})"}
+    with JournalReader(url) as reader:
+        run = reader.latest_run()
+        open_trades = reader.open_trades()
+        closed = [t for t in reader.trades() if not t.is_open]
+        equity = reader.equity(run_id=run.id) if run else []
+    net = sum(float(t.net_pnl or 0) for t in closed)
+    data = {
+        "journal": url.split("@")[-1],
+        "run": None if run is None else {"id": run.id, "mode": run.mode, "started": run.started_at.isoformat(),
+                                         "stopped": run.stopped_at.isoformat() if run.stopped_at else None,
+                                         "exit_reason": run.exit_reason},
+        "risk_state": risk_state,
+        "halt_file": str(files.halt) if files.halt.exists() else None,
+        "equity": float(equity[-1].equity) if equity else None,
+        "closed_trades": len(closed),
+        "net_pnl": net,
+        "open": [{"symbol": t.symbol, "side": t.side, "quantity": float(t.quantity),
+                  "entry": float(t.entry_price), "stop": float(t.current_stop) if t.current_stop else None,
+                  "take_profit": float(t.take_profit_price) if t.take_profit_price else None,
+                  "strategy": t.strategy} for t in open_trades],
+    }
+    if as_json:
+        print_json(data)
+        return
+    if run is None:
+        console.print("no run in this journal yet")
+    else:
+        state = "running" if run.stopped_at is None else f"stopped ({run.exit_reason})"
+        console.print(f"run {run.id[:8]} mode={run.mode} started {run.started_at:%Y-%m-%d %H:%M}Z {state}")
+    state_name = risk_state.get("state", "active")
+    console.print(f"risk state: {state_name}" + ("  [red]HALT file present[/]" if data["halt_file"] else ""))
+    if data["equity"] is not None:
+        console.print(f"equity: {data['equity']:.2f} USDT; closed trades: {len(closed)}, net P&L {net:.2f}")
+    table = Table(title="open positions")
+    for col in ("symbol", "side", "qty", "entry", "stop", "take-profit", "strategy"):
+        table.add_column(col)
+    for row in data["open"]:
+        table.add_row(row["symbol"], row["side"], f"{row['quantity']:g}", f"{row['entry']:g}",
+                      f"{row['stop']:g}" if row["stop"] else "[red]NONE[/]",
+                      f"{row['take_profit']:g}" if row["take_profit"] else "-", row["strategy"])
+    console.print(table)
+
+
+def run(
+    mode: Annotated[Mode | None, typer.Option("--mode", help="paper (default), testnet or live.")] = None,
+    config: ConfigOption = None,
+    journal: JournalOption = None,
+    exchange_url: Annotated[str | None, typer.Option("--exchange-url", help="Point the exchange client at this URL "
+                                                     "(e.g. our emulator).")] = None,
+    max_cycles: Annotated[int | None, typer.Option("--max-cycles", min=1)] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="Stop after this many seconds.")] = None,
+    cycle_seconds: Annotated[float | None, typer.Option("--cycle-seconds", help="Override the cycle interval.")] = None,
+    accept_live_risk: Annotated[bool, typer.Option("--i-accept-live-risk",
+                                                   help="Required, with live.enabled = true, for live mode.")] = False,
+) -> None:
+    """Run the bot: feed -> strategies -> risk -> executor -> journal, until stopped."""
+    from bot.runner import build_and_run
+
+    overrides = nested_overrides(**{"mode": mode.value if mode else None, "journal.url": journal,
+                                    "exchange.base_url": exchange_url})
+    settings = settings_from_cli(config, overrides)
+    if settings.mode is Mode.LIVE:
+        if not settings.live.enabled:
+            fail("live mode needs live.enabled = true in the config AND --i-accept-live-risk", EXIT_CONFIG)
+        if not accept_live_risk:
+            fail("live mode needs --i-accept-live-risk on the command line (and live.enabled = true)", EXIT_CONFIG)
+    if settings.mode is not Mode.PAPER and (settings.exchange.api_key is None or settings.exchange.api_secret is None):
+        fail(f"{settings.mode.value} mode needs DERIVBOT_EXCHANGE__API_KEY and DERIVBOT_EXCHANGE__API_SECRET "
+             "(environment or .env)", EXIT_CONFIG)
+    strategies = load_strategies(settings)
+    reason = _run_with_signals(build_and_run(settings, strategies, max_cycles=max_cycles, duration_s=duration,
+                                             cycle_seconds=cycle_seconds))
+    console.print(f"stopped: {reason}; journal: {settings.journal.url.split('@')[-1]}")
+
+
+def _run_with_signals(coro: Any) -> Any:
+    """Run ``coro``; SIGINT/SIGTERM ask the engine to stop after its cycle (stops stay on)."""
+    async def main() -> Any:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(coro)
+        from bot import runner
+
+        def request(reason: str) -> None:
+            if runner.CURRENT_ENGINE is not None:
+                runner.CURRENT_ENGINE.request_stop(reason)
+            else:
+                task.cancel()
+        for sig, name in ((signal.SIGINT, "sigint"), (signal.SIGTERM, "sigterm")):
+            loop.add_signal_handler(sig, request, name)
+        return await task
+
+    return asyncio.run(main())
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("backtest")(backtest)
+    app.command("status")(status)

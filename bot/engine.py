@@ -1,0 +1,577 @@
+"""The trading loop: feed snapshot -> strategies -> risk -> executor -> journal.
+
+One ``Engine`` serves every mode. Live, testnet and paper runs call :meth:`Engine.run`, which
+cycles on a timer; a backtest calls :meth:`Engine.cycle` itself after moving the simulated
+market (``bot.backtest``). Each cycle:
+
+1. read snapshots and extend each symbol's history (journaled as market observations);
+2. sync the account: positions, balance, open orders; attribute positions that vanished
+   (stop, take-profit, liquidation, manual) and journal their exits; book funding income;
+3. update the circuit breakers; HALTED flattens;
+4. strategies decide; exits go out at once, entries pass the risk manager;
+5. the stop watchdog makes sure every position has exactly one protective stop;
+6. an equity snapshot and a heartbeat.
+
+Stopping (Ctrl-C, SIGTERM, ``--max-cycles``) sends no new orders, leaves stops on the
+exchange, and closes the run's journal row with its exit reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import ccxt.async_support as ccxt
+from loguru import logger
+
+from bot import __version__
+from bot.config import Settings
+from bot.core.enums import ExitReason, IntentKind, Mode, OrderType, RiskState
+from bot.core.intents import Intent
+from bot.core.timeutil import MS_PER_HOUR, iso
+from bot.execution.base import Executor
+from bot.execution.ids import client_order_id, intent_key
+from bot.execution.types import (
+    BalanceState,
+    OrderRejectedError,
+    OrderRequest,
+    OrderState,
+    PositionState,
+    SubmitUnknownError,
+)
+from bot.journal import Journal
+from bot.market.snapshot import Snapshot
+from bot.risk.account import AccountState, Exposure
+from bot.risk.breakers import CircuitBreaker
+from bot.risk.files import RiskFiles
+from bot.risk.manager import RiskManager
+from bot.risk.stops import ProtectionPlan, StopWatchdog, advance_protection
+from bot.trading.book import OpenTrade, TradeBook
+from bot.trading.exits import resolve_exit
+from bot.trading.feed import Feed
+from bot.trading.orders import OrderRouter
+from bot.trading.protection import Protector, conditional_infos, position_infos
+from bot.trading.reconcile import Reconciler
+from strategies.base import Strategy
+
+
+@dataclass
+class CycleReport:
+    ts: int
+    snapshots: int = 0
+    signals: int = 0
+    entries: int = 0
+    exits: int = 0
+    rejected: int = 0
+    orders: int = 0
+    equity: float = 0.0
+    risk_state: str = RiskState.ACTIVE.value
+    notes: list[str] = field(default_factory=list)
+
+
+class Engine:
+    """Runs strategies against one venue with one journal."""
+
+    def __init__(self, settings: Settings, *, feed: Feed, executor: Executor, journal: Journal,
+                 strategies: dict[str, Strategy], run_key: str | None = None, record_observations: str = "all",
+                 risk_files: RiskFiles | None = None, flush_every_cycle: bool = True) -> None:
+        self.settings = settings
+        self.mode = Mode(settings.mode)
+        self.feed = feed
+        self.executor = executor
+        self.journal = journal
+        self.strategies = strategies
+        self.record_observations = record_observations  # "all" | "signals"
+        #: live runs make every cycle durable; backtests flush after trades and at the end
+        self.flush_every_cycle = flush_every_cycle
+        self.risk = RiskManager(settings.risk, self.mode, fee_rate=settings.paper.taker_fee)
+        files = risk_files or RiskFiles.from_halt_file(settings.engine.halt_file)
+        self.breaker, self._restored_transitions = CircuitBreaker.restore(settings.risk, files)
+        self.book = TradeBook()
+        self.router = OrderRouter(executor, journal)
+        self.watchdog = StopWatchdog(fallback_stop_pct=self._fallback_stop_pct())
+        self.run_id: str | None = None
+        self.run_key = run_key or ""
+        self.protector: Protector | None = None
+        self.histories: dict[str, deque[Snapshot]] = {}
+        self.plans: dict[str, ProtectionPlan] = {}
+        self.cycles = 0
+        self.consecutive_failures = 0
+        self.trading_allowed = False
+        self._stop_reason: str | None = None
+        self._funding_seen: set[str] = set()
+        self._funding_since: int | None = None
+        self._last_marks: dict[str, float] = {}
+        self._last_rates: dict[str, float] = {}
+        self.closed_trades: list[dict[str, Any]] = []
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        """Start the run: journal row, venue connection, reconciliation. Returns the run id."""
+        self.run_id = self.journal.start_run(self.mode, self.settings.config_hash(), __version__,
+                                             params={"strategies": sorted(self.strategies)})
+        self.run_key = self.run_key or self.run_id.replace("-", "")[:8]
+        self.protector = Protector(self.router, self.journal, self.book, self.watchdog, self.run_key)
+        await self.executor.start()
+        self.watchdog.instruments = _InstrumentLookup(self.executor)
+        for transition in self._restored_transitions:
+            self._journal_transition(transition)
+        now = await self.executor.now_ms()
+        self._funding_since = now
+        reconciler = Reconciler(self.executor, self.journal, self.book, self.plans, self.protector,
+                                fallback_stop_pct=self._fallback_stop_pct())
+        report = await reconciler.run(now)
+        self.trading_allowed = report.resolved
+        self.journal.flush()
+        logger.info("run {} started in {} mode at {} ({} open trades after reconciliation)",
+                    self.run_id, self.mode.value, iso(now), len(self.book))
+        return self.run_id
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the loop to stop after the current cycle (signal handlers call this)."""
+        self._stop_reason = self._stop_reason or reason
+
+    async def shutdown(self, reason: str) -> None:
+        """Close the run. No orders are cancelled: the stops stay on the exchange."""
+        if self.run_id is None:
+            return
+        try:
+            now = await self.executor.now_ms()
+        except Exception:  # the venue may be gone; the journal row still closes
+            now = int(time.time() * 1000)
+        self.breaker.save()
+        self.journal.record_event("run_stop", f"run stopped: {reason}", ts=now,
+                                  data={"open_trades": [t.symbol for t in self.book]})
+        self.journal.end_run(self.run_id, reason, ts=now)
+        self.journal.flush()
+        await self.executor.close()
+        self.run_id = None
+
+    async def run(self, *, max_cycles: int | None = None, duration_s: float | None = None,
+                  cycle_seconds: float | None = None) -> str:
+        """Cycle until stopped; returns the exit reason."""
+        if self.run_id is None:
+            await self.start()
+        interval = cycle_seconds if cycle_seconds is not None else self.settings.engine.cycle_seconds
+        started = time.monotonic()
+        reason = "completed"
+        try:
+            while True:
+                began = time.monotonic()
+                await self.safe_cycle()
+                if self._stop_reason:
+                    reason = self._stop_reason
+                    break
+                if max_cycles is not None and self.cycles >= max_cycles:
+                    reason = "max_cycles"
+                    break
+                if duration_s is not None and time.monotonic() - started >= duration_s:
+                    reason = "duration"
+                    break
+                await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
+        except asyncio.CancelledError:
+            reason = "cancelled"
+            raise
+        except Exception as exc:
+            reason = f"error: {type(exc).__name__}"
+            self.journal.record_event("engine_error", f"{type(exc).__name__}: {exc}", severity="critical")
+            logger.exception("engine stopped by an error")
+            raise
+        finally:
+            await self.shutdown(reason)
+        return reason
+
+    # -- one cycle ------------------------------------------------------------------------------
+
+    async def safe_cycle(self) -> CycleReport | None:
+        """One cycle at the venue's time; a venue outage skips the cycle instead of stopping the
+        bot (resting stops keep protecting positions; the next cycle re-syncs everything)."""
+        try:
+            now = await self.executor.now_ms()
+            return await self.cycle(now)
+        except (ccxt.OperationFailed, ccxt.ExchangeNotAvailable) as exc:  # 5xx, timeouts, 429/418
+            self.consecutive_failures += 1
+            logger.warning("cycle skipped: venue unavailable ({}: {})", type(exc).__name__, exc)
+            self.journal.record_event("cycle_skipped", f"venue unavailable: {type(exc).__name__}",
+                                      severity="warning" if self.consecutive_failures < 5 else "error",
+                                      data={"consecutive": self.consecutive_failures})
+            return None
+
+    async def cycle(self, now: int) -> CycleReport:
+        self.cycles += 1
+        self.consecutive_failures = 0
+        report = CycleReport(ts=now)
+        snaps = await self.feed.snapshots(now)
+        report.snapshots = len(snaps)
+        self._ingest(snaps)
+        if getattr(self.executor, "live_prices", False):  # live paper: move the simulated market
+            for snap in snaps.values():
+                self.executor.on_snapshot(snap)
+
+        positions, balance, open_orders = await self._sync_account(now)
+        await self._book_funding(now)
+        transitions = self.breaker.update(now, balance.equity)
+        for transition in transitions:
+            self._journal_transition(transition)
+        report.risk_state = self.breaker.state.value
+
+        if self.breaker.must_flatten:
+            report.orders += await self._flatten(positions, open_orders, now)
+            positions, balance, open_orders = await self._sync_account(now)
+        elif self.trading_allowed:
+            await self._decide_and_trade(snaps, positions, balance, now, report)
+            positions, balance, open_orders = await self._sync_account(now)
+        elif self.cycles % 10 == 0:
+            self.journal.record_event("trading_blocked", "reconciliation unresolved: not trading",
+                                      severity="warning", ts=now)
+
+        report.orders += await self._protect(positions, open_orders, now)
+        self._record_equity(balance, positions, now)
+        self.breaker.save()
+        if self.flush_every_cycle or report.entries or report.exits:
+            self.journal.flush()
+        report.equity = balance.equity
+        if self.cycles % 24 == 0 or report.entries or report.exits:
+            logger.info("cycle {} at {}: equity {:.2f}, {} open, state {}, {} signals, {} entries, {} exits",
+                        self.cycles, iso(now), balance.equity, len(positions), report.risk_state, report.signals,
+                        report.entries, report.exits)
+        return report
+
+    async def observe(self, now: int) -> int:
+        """Warm-up: extend the histories without trading (backtests before their start)."""
+        snaps = await self.feed.snapshots(now)
+        self._ingest(snaps)
+        return len(snaps)
+
+    def _ingest(self, snaps: dict[str, Snapshot]) -> None:
+        keep = self.settings.engine.history_bars
+        for symbol, snap in snaps.items():
+            history = self.histories.get(symbol)
+            if history is None:
+                history = self.histories[symbol] = deque(maxlen=keep)
+            if history and history[-1].ts >= snap.ts:
+                continue  # same or older observation: nothing new
+            history.append(snap)
+            if snap.mark_price.value is not None:
+                self._last_marks[symbol] = snap.mark_price.value
+            elif snap.last_price.value is not None:
+                self._last_marks[symbol] = snap.last_price.value
+            if snap.funding_rate.value is not None:
+                self._last_rates[symbol] = snap.funding_rate.value
+            if self.record_observations == "all":
+                self.journal.record_observation(snap)
+
+    async def _sync_account(self, now: int) -> tuple[list[PositionState], BalanceState, list[OrderState]]:
+        positions = await self.executor.positions()
+        held = {p.symbol for p in positions}
+        for trade in list(self.book):
+            if trade.symbol not in held:
+                await self._close_trade(trade, now)
+        balance = await self.executor.balance()
+        symbols = held | {t.symbol for t in self.book}
+        open_orders: list[OrderState] = []
+        for symbol in sorted(symbols):
+            open_orders.extend(await self.executor.open_orders(symbol))
+        return positions, balance, open_orders
+
+    async def _close_trade(self, trade: OpenTrade, now: int) -> None:
+        assert self.protector is not None
+        info = await resolve_exit(self.executor, trade, now_ms=now, own_exit_reason=self.protector.own_exits)
+        reason = info.reason
+        if reason is ExitReason.STOP_LOSS and trade.stop_price is not None and trade.adopted is False:
+            plan = self.plans.get(trade.symbol)
+            if plan is not None and plan.trailing is not None and plan.stop_price != trade.stop_price:
+                reason = ExitReason.TRAILING_STOP
+        self._journal_exit_fills(trade, info, reason)
+        fees = trade.fees + info.exit_fees
+        self.journal.record_trade_exit(trade.trade_id, exit_ts=info.ts, exit_price=info.price, exit_reason=reason,
+                                       realised_pnl=info.realised_pnl, fees=fees, funding=trade.funding)
+        net = info.realised_pnl - fees + trade.funding
+        self.closed_trades.append({"trade_id": trade.trade_id, "symbol": trade.symbol, "side": trade.side.value,
+                                   "strategy": trade.strategy, "entry_ts": trade.entry_ts,
+                                   "entry_price": trade.entry_price, "exit_ts": info.ts, "exit_price": info.price,
+                                   "reason": reason.value, "pnl": info.realised_pnl, "fees": fees,
+                                   "funding": trade.funding, "net": net, "quantity": trade.quantity})
+        for transition in self.breaker.record_trade_result(net, now):
+            self._journal_transition(transition)
+        if reason in (ExitReason.STOP_LOSS, ExitReason.TRAILING_STOP, ExitReason.LIQUIDATION):
+            self.risk.record_stop_out(trade.symbol, info.ts)
+        self.book.remove(trade.symbol)
+        self.plans.pop(trade.symbol, None)
+        # protective orders left behind (e.g. the take-profit after a stop) are cancelled
+        for order in await self.executor.open_orders(trade.symbol):
+            if order.is_conditional and order.is_open and order.is_protective:
+                await self.executor.cancel(trade.symbol, exchange_id=order.exchange_id, conditional=True)
+        logger.info("trade {} {} {} closed: {} at {} (net {:.2f})", trade.trade_id[:8], trade.side.value,
+                    trade.symbol, reason.value, info.price, net)
+
+    def _journal_exit_fills(self, trade: OpenTrade, info, reason: ExitReason) -> None:
+        """Record the fills that closed ``trade`` against the order that produced them; an exit
+        we did not send (liquidation, manual) gets an order row of its own first."""
+        if not info.fills:
+            return
+        journal_order = trade.order_ids.get(info.client_id) if info.client_id else None
+        first = info.fills[0]
+        if journal_order is None:
+            journal_order = self.journal.record_order(
+                client_order_id=f"venue-{first.order_id}", ts=first.ts, symbol=trade.symbol, type=OrderType.MARKET,
+                side=first.side, quantity=sum(f.quantity for f in info.fills), reduce_only=True,
+                trade_id=trade.trade_id, purpose=reason.value, exchange_order_id=first.order_id,
+            )
+        for fill in info.fills:
+            self.journal.record_fill(journal_order, ts=fill.ts, symbol=fill.symbol, side=fill.side, price=fill.price,
+                                     quantity=fill.quantity, fee=fill.fee, fee_asset=fill.fee_asset,
+                                     is_maker=fill.maker, exchange_trade_id=fill.trade_id, trade_id=trade.trade_id,
+                                     requested_price=trade.stop_price if reason is ExitReason.STOP_LOSS else None)
+        self.journal.record_order_status(journal_order, ts=info.ts, status="filled",
+                                         filled_qty=sum(f.quantity for f in info.fills), avg_price=info.price,
+                                         exchange_order_id=first.order_id)
+
+    async def _book_funding(self, now: int) -> None:
+        since = self._funding_since
+        rows = await self.executor.income(since_ms=since, income_type="FUNDING_FEE")
+        for row in rows:
+            if row.income_id in self._funding_seen:
+                continue
+            self._funding_seen.add(row.income_id)
+            trade = self.book.get(row.symbol) if row.symbol else None
+            if trade is not None:
+                trade.funding += row.amount
+            self.journal.record_funding(ts=row.ts, symbol=row.symbol or "?", rate=self._last_rates.get(row.symbol, 0),
+                                        amount=row.amount, trade_id=trade.trade_id if trade else None,
+                                        mark_price=self._last_marks.get(row.symbol),
+                                        position_qty=trade.quantity if trade else None)
+        if rows:
+            self._funding_since = max(r.ts for r in rows)
+
+    # -- decisions ------------------------------------------------------------------------------
+
+    async def _decide_and_trade(self, snaps: dict[str, Snapshot], positions: list[PositionState],
+                                balance: BalanceState, now: int, report: CycleReport) -> None:
+        portfolio = self.book.portfolio(now, balance.equity, self._last_marks)
+        intents: list[Intent] = []
+        for name, strategy in self.strategies.items():
+            for symbol in snaps:
+                history = self.histories.get(symbol)
+                if not history:
+                    continue
+                try:
+                    decided = strategy.decide(list(history), portfolio)
+                except Exception as exc:  # one strategy's bug must not stop the others
+                    logger.exception("strategy {} failed on {}", name, symbol)
+                    self.journal.record_event("strategy_error", f"{name} on {symbol}: {exc}", severity="error",
+                                              ts=now)
+                    continue
+                intents.extend(self._with_config(i, name) for i in decided)
+        report.signals = len(intents)
+        exits = [i for i in intents if i.kind is IntentKind.EXIT]
+        entries = sorted((i for i in intents if i.is_entry), key=lambda i: -i.strength)
+        signal_ids: dict[int, str] = {}
+        for intent in intents:
+            signal_ids[id(intent)] = self.journal.record_signal(intent)
+            if self.record_observations != "all" and intent.symbol in snaps:
+                self.journal.record_observation(snaps[intent.symbol])
+        for intent in exits:
+            trade = self.book.get(intent.symbol)
+            if trade is None or trade.strategy != intent.strategy:
+                continue
+            pos = next((p for p in positions if p.symbol == intent.symbol), None)
+            if pos is None:
+                continue
+            decision = self.risk.evaluate(intent, self._account(positions, balance, now),
+                                          self.executor.instrument(intent.symbol), pos.mark_price or pos.entry_price)
+            self._journal_decision(intent, decision, signal_ids.get(id(intent)), now)
+            if decision.approved:
+                reason = ExitReason.TIME_STOP if intent.reasons.get("exit") == "time_limit" else ExitReason.SIGNAL
+                assert self.protector is not None
+                state = await self.protector.close_at_market(intent.symbol, trade.side.exit_order_side, pos.quantity,
+                                                             reason, trade=trade)
+                if state is not None:
+                    report.exits += 1
+                    report.orders += 1
+        for intent in entries:
+            if intent.symbol in self.book:
+                continue
+            account = self._account(await self.executor.positions(), balance, now)
+            price = self._last_marks.get(intent.symbol)
+            if price is None:
+                continue
+            try:
+                instrument = self.executor.instrument(intent.symbol)
+            except KeyError:
+                continue
+            decision = self.risk.evaluate(intent, account, instrument, price)
+            decision_id = self._journal_decision(intent, decision, signal_ids.get(id(intent)), now)
+            if not decision.approved or decision.plan is None:
+                report.rejected += 1
+                continue
+            if await self._enter(intent, decision, decision_id, signal_ids.get(id(intent)), now):
+                report.entries += 1
+                report.orders += 1
+
+    def _with_config(self, intent: Intent, name: str) -> Intent:
+        """Fill the stop/take-profit/leverage/time stop from the strategy's config when absent."""
+        cfg = self.settings.strategies.get(name)
+        if cfg is None or not intent.is_entry:
+            return intent
+        from dataclasses import replace
+
+        return replace(
+            intent,
+            stop_loss_pct=intent.stop_loss_pct or cfg.stop_loss_pct,
+            take_profit_pct=intent.take_profit_pct or cfg.take_profit_pct,
+            leverage=intent.leverage or cfg.leverage,
+            time_stop_hours=intent.time_stop_hours or cfg.time_stop_hours,
+        )
+
+    async def _enter(self, intent: Intent, decision, decision_id: str, signal_id: str | None, now: int) -> bool:
+        plan = decision.plan
+        assert self.protector is not None and plan is not None
+        key = intent_key(intent.strategy, intent.symbol, intent.ts, intent.kind.value)
+        cid = client_order_id(self.run_key, key, "e")
+        try:
+            await self.executor.ensure_symbol_setup(plan.symbol, int(plan.leverage), plan.margin_mode)
+            placed = await self.router.place(
+                OrderRequest(client_id=cid, symbol=plan.symbol, side=plan.side.entry_order_side,
+                             type=OrderType.MARKET, quantity=plan.quantity),
+                purpose="entry", signal_id=signal_id, requested_price=plan.entry_price,
+            )
+        except (OrderRejectedError, SubmitUnknownError) as exc:
+            logger.warning("entry {} {} not placed: {}", plan.side.value, plan.symbol, exc)
+            return False
+        finally:
+            self.risk.record_orders(now)
+        state = placed.state
+        if state.filled <= 0:
+            self.journal.record_event("entry_unfilled", f"{plan.symbol}: entry {cid} not filled ({state.status})",
+                                      severity="warning", ts=now)
+            return False
+        fill_price = state.avg_price or plan.entry_price
+        stop_price = self._stop_for_fill(plan, fill_price)
+        trade = OpenTrade(
+            trade_id=_new_trade_id(), symbol=plan.symbol, side=plan.side, strategy=intent.strategy, entry_ts=now,
+            entry_price=fill_price, quantity=state.filled, leverage=plan.leverage, margin_mode=plan.margin_mode,
+            key=key, stop_price=None, take_profit_price=plan.take_profit_price, time_stop_ms=plan.time_stop_ms,
+            signal_id=signal_id, order_ids={cid: placed.journal_id},
+        )
+        self.book.add(trade)
+        self.plans[plan.symbol] = ProtectionPlan(symbol=plan.symbol, side=plan.side, entry_price=fill_price,
+                                                 stop_price=stop_price, take_profit_price=plan.take_profit_price,
+                                                 time_stop_ms=plan.time_stop_ms)
+        positions = await self.executor.positions()
+        pos = next((p for p in positions if p.symbol == plan.symbol), None)
+        self.journal.record_trade_open(
+            trade_id=trade.trade_id, symbol=plan.symbol, side=plan.side, strategy=intent.strategy, entry_ts=now,
+            entry_price=fill_price, quantity=state.filled, leverage=plan.leverage, margin_mode=plan.margin_mode,
+            stop_price=stop_price, take_profit_price=plan.take_profit_price,
+            liquidation_price=pos.liquidation_price if pos else None, time_stop_at=plan.time_stop_ms,
+            signal_id=signal_id, risk_decision_id=decision_id,
+        )
+        fills = await self.router.record_fills(placed.journal_id, state, since_ms=placed.sent_ts - 60_000,
+                                               trade_id=trade.trade_id, requested_price=plan.entry_price,
+                                               latency_ms=placed.latency_ms)
+        trade.fees = sum(f.fee for f in fills)
+        # The stop goes on the exchange right away, before anything else happens.
+        open_orders = await self.executor.open_orders(plan.symbol)
+        await self._protect([p for p in positions if p.symbol == plan.symbol], open_orders, now)
+        self.journal.flush()
+        return True
+
+    def _stop_for_fill(self, plan, fill_price: float) -> float:
+        """Keep the planned stop distance from the real fill price (slippage moves the stop with
+        the entry), unless that would put the stop on the wrong side of the fill."""
+        if fill_price == plan.entry_price:
+            return plan.stop_price
+        moved = self.executor.instrument(plan.symbol).round_price(fill_price + (plan.stop_price - plan.entry_price))
+        return moved if plan.side.sign * (fill_price - moved) > 0 else plan.stop_price
+
+    # -- protection and flattening ------------------------------------------------------------
+
+    async def _protect(self, positions: list[PositionState], open_orders: list[OrderState], now: int) -> int:
+        assert self.protector is not None
+        for pos in positions:
+            plan = self.plans.get(pos.symbol)
+            if plan is not None and pos.mark_price:
+                self.plans[pos.symbol] = advance_protection(plan, pos.mark_price,
+                                                            self.executor.instrument(pos.symbol))
+        actions = self.watchdog.check(position_infos(positions), conditional_infos(open_orders), self.plans, now)
+        if not actions:
+            return 0
+        return await self.protector.apply(actions, now)
+
+    async def _flatten(self, positions: list[PositionState], open_orders: list[OrderState], now: int) -> int:
+        """HALTED: cancel entry orders, close every position at market."""
+        assert self.protector is not None
+        sent = 0
+        for order in open_orders:
+            if order.is_open and not order.is_protective and not order.reduce_only:
+                await self.executor.cancel(order.symbol, exchange_id=order.exchange_id,
+                                           conditional=order.is_conditional)
+        for pos in positions:
+            state = await self.protector.close_at_market(pos.symbol, pos.side.exit_order_side, pos.quantity,
+                                                         ExitReason.HALT, detail="circuit breaker halted",
+                                                         trade=self.book.get(pos.symbol))
+            sent += state is not None
+        return sent
+
+    # -- journal helpers ------------------------------------------------------------------------
+
+    def _account(self, positions: list[PositionState], balance: BalanceState, now: int) -> AccountState:
+        exposures = []
+        for p in positions:
+            try:
+                exposures.append(Exposure(p.symbol, p.side, p.quantity, p.entry_price, p.mark_price or p.entry_price,
+                                          p.leverage))
+            except ValueError as exc:
+                logger.warning("ignoring malformed position {}: {}", p.symbol, exc)
+        return AccountState(ts=now, equity=balance.equity, positions=tuple(exposures),
+                            risk_state=self.breaker.effective_state(now))
+
+    def _journal_decision(self, intent: Intent, decision, signal_id: str | None, now: int) -> str:
+        return self.journal.record_risk_decision(
+            ts=now, symbol=intent.symbol, verdict=decision.verdict.value, reason_code=decision.reason_code.value,
+            numbers=dict(decision.numbers), plan=decision.plan.to_dict() if decision.plan else None,
+            signal_id=signal_id,
+        )
+
+    def _journal_transition(self, transition) -> None:
+        data = transition.to_dict()
+        self.journal.record_event("risk_state", f"{data.get('from')} -> {data.get('to')}: {data.get('reason')}",
+                                  severity="warning" if data.get("to") != RiskState.ACTIVE.value else "info",
+                                  ts=data.get("ts_ms") or data.get("ts"), data=data)
+
+    def _record_equity(self, balance: BalanceState, positions: list[PositionState], now: int) -> None:
+        exposure = sum(p.notional for p in positions)
+        self.journal.record_equity(ts=now, wallet=balance.wallet, unrealised=balance.unrealized_pnl,
+                                   equity=balance.equity, exposure=exposure, risk_state=self.breaker.state)
+
+    def _fallback_stop_pct(self) -> float:
+        stops = [c.stop_loss_pct for c in self.settings.strategies.values() if c.enabled and c.stop_loss_pct]
+        return min(stops) if stops else 0.05
+
+
+class _InstrumentLookup(dict):
+    """Lets the watchdog look instruments up lazily from the executor."""
+
+    def __init__(self, executor: Executor) -> None:
+        super().__init__()
+        self._executor = executor
+
+    def get(self, key, default=None):  # type: ignore[override]
+        try:
+            return self._executor.instrument(key)
+        except KeyError:
+            return default
+
+
+def _new_trade_id() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+__all__ = ["MS_PER_HOUR", "CycleReport", "Engine"]

@@ -1,0 +1,78 @@
+"""Why and at what price a position ended, learned from the venue's own records.
+
+Used both while running (a stop or take-profit fired on the exchange) and at restart
+(the position closed while the bot was down): the fills, the forced-close records and the
+state of our protective orders tell stop-loss, take-profit, liquidation and manual apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core.enums import ExitReason, OrderStatus
+from bot.execution.base import Executor
+from bot.execution.types import FillState
+from bot.trading.book import OpenTrade
+
+
+@dataclass(frozen=True, slots=True)
+class ExitInfo:
+    reason: ExitReason
+    price: float
+    ts: int
+    realised_pnl: float  # price P&L before costs
+    exit_fees: float
+    fills: tuple[FillState, ...]
+    order_ids: frozenset[str]
+    client_id: str | None = None  # our order that closed the position, when it was ours
+
+
+async def resolve_exit(executor: Executor, trade: OpenTrade, *, now_ms: int,
+                       own_exit_reason: dict[str, ExitReason] | None = None) -> ExitInfo:
+    """Attribute a vanished position. ``own_exit_reason`` maps client ids of exit orders the bot
+    itself sent (signal, time stop, halt) to their reason."""
+    closing_side = trade.side.exit_order_side
+    fills = [f for f in await executor.fills(trade.symbol, trade.entry_ts) if f.side is closing_side
+             and f.ts >= trade.entry_ts]
+    reason = ExitReason.MANUAL
+    exit_order_ids: set[str] = set()
+    closing_client_id: str | None = None
+
+    liquidations = await executor.liquidations(trade.symbol, trade.entry_ts)
+    if liquidations:
+        reason = ExitReason.LIQUIDATION
+        exit_order_ids |= {o.exchange_id for o in liquidations if o.exchange_id}
+    else:
+        for client_id, candidate in _candidates(trade, own_exit_reason):
+            order = await executor.find_order(trade.symbol, client_id, conditional=candidate[1])
+            if order is not None and (order.status is OrderStatus.FILLED or order.filled > 0):
+                reason = candidate[0]
+                closing_client_id = client_id
+                exit_order_ids |= {i for i in (order.exchange_id, order.actual_order_id) if i}
+                break
+    chosen = [f for f in fills if f.order_id in exit_order_ids] if exit_order_ids else []
+    used = chosen or fills
+    if used:
+        qty = sum(f.quantity for f in used)
+        price = sum(f.price * f.quantity for f in used) / qty
+        ts = max(f.ts for f in used)
+        pnl = sum(f.realized_pnl for f in used)
+        fees = sum(f.fee for f in used)
+    else:  # no trade rows (e.g. a liquidation the venue reports only as a forced order)
+        liq = liquidations[-1] if liquidations else None
+        price = (liq.avg_price if liq and liq.avg_price else None) or trade.stop_price or trade.entry_price
+        ts = (liq.ts if liq and liq.ts else None) or now_ms
+        pnl = trade.side.sign * trade.quantity * (price - trade.entry_price)
+        fees = 0.0
+    return ExitInfo(reason, price, ts, pnl, fees, tuple(used), frozenset(exit_order_ids), closing_client_id)
+
+
+def _candidates(trade: OpenTrade, own: dict[str, ExitReason] | None):
+    out: list[tuple[str, tuple[ExitReason, bool]]] = []
+    for client_id, reason in (own or {}).items():
+        out.append((client_id, (reason, False)))
+    if trade.stop_client_id:
+        out.append((trade.stop_client_id, (ExitReason.STOP_LOSS, True)))
+    if trade.tp_client_id:
+        out.append((trade.tp_client_id, (ExitReason.TAKE_PROFIT, True)))
+    return out

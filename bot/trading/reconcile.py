@@ -1,0 +1,206 @@
+"""Restart reconciliation: make the journal and the exchange agree before any trading.
+
+On start we fetch balances, positions and open orders (regular and trigger) and diff them
+against the journal's open trades:
+
+* a journal trade whose position is gone is closed, its exit learned from the venue's trades
+  and forced-close records (stop-loss, take-profit, liquidation, manual);
+* a position the journal does not know is adopted (flagged, given a stop by the watchdog);
+* our orders that protect nothing, and entry orders left by an earlier run, are cancelled;
+* one ``reconciliation`` event records the whole diff.
+
+If positions and the book still disagree afterwards the engine refuses to trade.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+
+from bot.core.enums import ExitReason, MarginMode, PositionSide
+from bot.execution.base import Executor
+from bot.execution.ids import PREFIX, intent_key
+from bot.journal import Journal
+from bot.risk.stops import ProtectionPlan
+from bot.trading.book import OpenTrade, TradeBook
+from bot.trading.exits import resolve_exit
+from bot.trading.protection import Protector
+
+
+@dataclass
+class ReconcileReport:
+    closed: list[dict[str, Any]] = field(default_factory=list)
+    adopted: list[dict[str, Any]] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+    cancelled: list[dict[str, Any]] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+
+    @property
+    def resolved(self) -> bool:
+        return not self.unresolved
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.closed or self.adopted or self.cancelled or self.unresolved)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"closed": self.closed, "adopted": self.adopted, "resumed": self.resumed,
+                "cancelled": self.cancelled, "unresolved": self.unresolved}
+
+
+class Reconciler:
+    def __init__(self, executor: Executor, journal: Journal, book: TradeBook, plans: dict[str, ProtectionPlan],
+                 protector: Protector, *, fallback_stop_pct: float) -> None:
+        self.executor = executor
+        self.journal = journal
+        self.book = book
+        self.plans = plans
+        self.protector = protector
+        self.fallback_stop_pct = fallback_stop_pct
+
+    async def run(self, now: int) -> ReconcileReport:
+        report = ReconcileReport()
+        balance = await self.executor.balance()
+        positions = {p.symbol: p for p in await self.executor.positions()}
+        self.journal.flush()
+        reader = self.journal.reader()
+        try:
+            journal_open = reader.open_trades()
+            for view in journal_open:
+                trade = self._trade_from_journal(view, reader)
+                if trade.symbol in self.book:
+                    report.unresolved.append(f"{trade.symbol}: two open journal trades")
+                    continue
+                self.book.add(trade)
+        finally:
+            reader.close()
+
+        for trade in list(self.book):
+            pos = positions.get(trade.symbol)
+            if pos is None:
+                info = await resolve_exit(self.executor, trade, now_ms=now)
+                self.journal.record_trade_exit(trade.trade_id, exit_ts=info.ts, exit_price=info.price,
+                                               exit_reason=info.reason, realised_pnl=info.realised_pnl,
+                                               fees=trade.fees + info.exit_fees, funding=trade.funding,
+                                               note="closed while the bot was not running")
+                report.closed.append({"trade_id": trade.trade_id, "symbol": trade.symbol,
+                                      "reason": info.reason.value, "price": info.price, "ts": info.ts})
+                self.book.remove(trade.symbol)
+                continue
+            if pos.side is not trade.side:
+                report.unresolved.append(f"{trade.symbol}: journal says {trade.side.value}, exchange {pos.side.value}")
+                continue
+            if abs(pos.quantity - trade.quantity) > 1e-12:
+                logger.warning("{}: journal quantity {} differs from exchange {}; using the exchange's",
+                               trade.symbol, trade.quantity, pos.quantity)
+                trade.quantity = pos.quantity
+            self.plans[trade.symbol] = ProtectionPlan(
+                symbol=trade.symbol, side=trade.side, entry_price=trade.entry_price,
+                stop_price=trade.stop_price or self._fallback(trade.side, trade.entry_price, trade.symbol),
+                take_profit_price=trade.take_profit_price, time_stop_ms=trade.time_stop_ms,
+            )
+            report.resumed.append(trade.symbol)
+
+        for symbol, pos in positions.items():
+            if symbol in self.book:
+                continue
+            stop = self._fallback(pos.side, pos.entry_price, symbol)
+            trade = OpenTrade(
+                trade_id=_new_id(), symbol=symbol, side=pos.side, strategy="adopted", entry_ts=pos.ts or now,
+                entry_price=pos.entry_price, quantity=pos.quantity, leverage=pos.leverage or 1.0,
+                margin_mode=pos.margin_mode or MarginMode.ISOLATED,
+                key=intent_key("adopted", symbol, now, "adopt"), adopted=True,
+            )
+            self.journal.record_trade_open(
+                trade_id=trade.trade_id, symbol=symbol, side=pos.side, strategy="adopted", entry_ts=trade.entry_ts,
+                entry_price=pos.entry_price, quantity=pos.quantity, leverage=trade.leverage,
+                margin_mode=trade.margin_mode, stop_price=stop, liquidation_price=pos.liquidation_price,
+            )
+            self.book.add(trade)
+            self.plans[symbol] = ProtectionPlan(symbol=symbol, side=pos.side, entry_price=pos.entry_price,
+                                                stop_price=stop)
+            report.adopted.append({"trade_id": trade.trade_id, "symbol": symbol, "side": pos.side.value,
+                                   "quantity": pos.quantity, "entry_price": pos.entry_price, "stop": stop})
+
+        for order in await self.executor.open_orders(None):
+            if not order.is_open:
+                continue
+            ours = (order.client_id or "").startswith(PREFIX + "-")
+            protects_position = order.is_protective and order.symbol in positions
+            stale_entry = ours and not order.reduce_only and not order.close_position
+            if (order.is_protective and not protects_position) or stale_entry:
+                await self.executor.cancel(order.symbol, exchange_id=order.exchange_id,
+                                           conditional=order.is_conditional)
+                report.cancelled.append({"symbol": order.symbol, "client_id": order.client_id,
+                                         "exchange_id": order.exchange_id, "type": order.type.value})
+
+        after = {p.symbol for p in await self.executor.positions()}
+        missing = sorted(after - {t.symbol for t in self.book})
+        report.unresolved += [f"{s}: position not in the book" for s in missing]
+        severity = "warning" if report.changed else "info"
+        self.journal.record_event("reconciliation", _summary(report), severity=severity, ts=now,
+                                  data={**report.to_dict(), "equity": balance.equity, "wallet": balance.wallet})
+        if not report.resolved:
+            logger.error("reconciliation unresolved, not trading: {}", report.unresolved)
+        return report
+
+    def _trade_from_journal(self, view: Any, reader: Any) -> OpenTrade:
+        stop_cid = tp_cid = None
+        order_ids: dict[str, str] = {}
+        for order in reader.orders(trade_id=view.id):
+            order_ids[order.client_order_id] = order.id
+            if order.purpose == "stop":
+                stop_cid = order.client_order_id
+            elif order.purpose == "take_profit":
+                tp_cid = order.client_order_id
+        entry_ms = int(view.entry_ts.timestamp() * 1000)
+        funding = sum(float(f.amount) for f in reader.funding(trade_id=view.id))
+        fees = sum(float(f.fee) for f in reader.fills(trade_id=view.id))
+        return OpenTrade(
+            trade_id=view.id, symbol=view.symbol, side=PositionSide(view.side), strategy=view.strategy,
+            entry_ts=entry_ms, entry_price=float(view.entry_price), quantity=float(view.quantity),
+            leverage=float(view.leverage), margin_mode=MarginMode(view.margin_mode),
+            key=intent_key(view.strategy, view.symbol, entry_ms, "resume"),
+            stop_price=float(view.current_stop) if view.current_stop is not None else None,
+            take_profit_price=float(view.take_profit_price) if view.take_profit_price is not None else None,
+            time_stop_ms=int(view.time_stop_at.timestamp() * 1000) if view.time_stop_at else None,
+            liquidation_price=float(view.liquidation_price) if view.liquidation_price is not None else None,
+            stop_client_id=stop_cid, tp_client_id=tp_cid, adopted=view.strategy == "adopted",
+            fees=fees, funding=funding, signal_id=view.signal_id, order_ids=order_ids,
+        )
+
+    def _fallback(self, side: PositionSide, entry: float, symbol: str) -> float:
+        raw = entry * (1 - side.sign * self.fallback_stop_pct)
+        try:
+            from bot.core.precision import Rounding
+
+            mode = Rounding.FLOOR if side is PositionSide.LONG else Rounding.CEIL
+            return self.executor.instrument(symbol).round_price(raw, mode)
+        except KeyError:
+            return raw
+
+
+def _summary(report: ReconcileReport) -> str:
+    if not report.changed:
+        return f"journal and exchange agree ({len(report.resumed)} open trades resumed)"
+    parts = []
+    if report.closed:
+        parts.append("closed " + ", ".join(f"{c['symbol']} ({c['reason']})" for c in report.closed))
+    if report.adopted:
+        parts.append("adopted " + ", ".join(a["symbol"] for a in report.adopted))
+    if report.cancelled:
+        parts.append(f"cancelled {len(report.cancelled)} orphaned orders")
+    if report.unresolved:
+        parts.append("UNRESOLVED: " + "; ".join(report.unresolved))
+    return "; ".join(parts)
+
+
+def _new_id() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+__all__ = ["ExitReason", "ReconcileReport", "Reconciler"]
