@@ -52,7 +52,7 @@ from bot.risk.stops import ProtectionPlan, StopWatchdog, advance_protection
 from bot.trading.book import OpenTrade, TradeBook
 from bot.trading.exits import resolve_exit
 from bot.trading.feed import Feed
-from bot.trading.orders import OrderRouter
+from bot.trading.orders import FILL_LOOKBACK_MS, OrderRouter
 from bot.trading.protection import Protector, conditional_infos, position_infos
 from bot.trading.reconcile import Reconciler
 from strategies.base import Strategy
@@ -471,7 +471,7 @@ class Engine:
             liquidation_price=pos.liquidation_price if pos else None, time_stop_at=plan.time_stop_ms,
             signal_id=signal_id, risk_decision_id=decision_id,
         )
-        fills = await self.router.record_fills(placed.journal_id, state, since_ms=placed.sent_ts - 60_000,
+        fills = await self.router.record_fills(placed.journal_id, state, since_ms=placed.sent_ts - FILL_LOOKBACK_MS,
                                                trade_id=trade.trade_id, requested_price=plan.entry_price,
                                                latency_ms=placed.latency_ms)
         trade.fees = sum(f.fee for f in fills)

@@ -26,6 +26,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.review_cmd",
     "bot.cli.risk_cmd",
     "bot.cli.run_cmd",
+    "bot.cli.demo_cmd",
     "bot.cli.data_cmd",
     "bot.cli.download_cmd",
     "bot.cli.research_cmd",

@@ -166,8 +166,12 @@ class CircuitBreaker:
             return out
 
         day = utc_day_start(now_ms)
-        if d.day_start_ms is None or day > d.day_start_ms:
+        # Any change of day starts a new one (also a clock that went back, e.g. a state file
+        # restored into a replay of an earlier period); the daily-loss stop ends with its day.
+        if d.day_start_ms is None or day != d.day_start_ms:
             d.day_start_ms, d.day_start_equity = day, equity
+            if d.reducing_until_ms is not None and d.reducing_until_ms != day + MS_PER_DAY:
+                d.reducing_until_ms = None
             out += self._settle(TransitionReason.NEW_UTC_DAY, {"day_start_equity": equity}, now_ms)
         if d.paused_until_ms is not None and now_ms >= d.paused_until_ms:
             d.paused_until_ms = None

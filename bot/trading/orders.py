@@ -16,6 +16,10 @@ from bot.execution.base import Executor
 from bot.execution.types import OrderRejectedError, OrderRequest, OrderState, SubmitUnknownError
 from bot.journal import Journal
 
+#: How far before sending we look for an order's fills (they are matched by order id). Venue
+#: timestamps can trail the venue clock: the emulator stamps fills at the last bar it replayed.
+FILL_LOOKBACK_MS = 2 * 3_600_000
+
 
 @dataclass(frozen=True, slots=True)
 class PlacedOrder:
@@ -64,7 +68,7 @@ class OrderRouter:
         latency_ms = int((time.perf_counter() - started) * 1000)
         self.record_state(journal_id, state, ts=state.ts or venue_ts)
         if record_fills and state.filled > 0 and not request.is_conditional:
-            await self.record_fills(journal_id, state, since_ms=venue_ts - 60_000, trade_id=trade_id,
+            await self.record_fills(journal_id, state, since_ms=venue_ts - FILL_LOOKBACK_MS, trade_id=trade_id,
                                     requested_price=requested_price, latency_ms=latency_ms)
         return PlacedOrder(state, journal_id, latency_ms, venue_ts)
 

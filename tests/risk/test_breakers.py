@@ -54,6 +54,20 @@ def test_reducing_lasts_until_next_utc_midnight_even_if_equity_recovers(files: R
 # -- drawdown ----------------------------------------------------------------------------------
 
 
+def test_restored_state_from_a_later_day_does_not_pin_reducing(files: RiskFiles) -> None:
+    """A state saved on a later day (e.g. replaying an earlier period with the same files) must
+    not keep the account REDUCING: a different day is a new day, whichever way the clock went."""
+    later = breaker(files)
+    later.update(DAY0 + 5 * MS_PER_DAY, 10_000.0)
+    later.update(DAY0 + 5 * MS_PER_DAY + 1_000, 9_500.0)
+    assert later.state is REDUCING
+    later.save()
+    restored, _ = CircuitBreaker.restore(RiskSettings(), files)
+    [t] = restored.update(DAY0 + 1_000, 9_500.0)
+    assert (t.to_state, t.reason) == (ACTIVE, TransitionReason.NEW_UTC_DAY)
+    assert restored.allows_entries
+
+
 def test_drawdown_from_peak_halts_at_the_limit(files: RiskFiles) -> None:
     b = breaker(files, max_drawdown=0.10, daily_loss_limit=0.2)
     b.update(DAY0, 10_000.0)

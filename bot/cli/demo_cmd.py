@@ -1,0 +1,54 @@
+"""``derivbot demo``: the offline demo (see :mod:`bot.demo`)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli.common import ConfigOption, JournalOption, console, fail, nested_overrides, settings_from_cli
+
+
+def demo(
+    journal: JournalOption = None,
+    config: ConfigOption = None,
+    data: Annotated[Path, typer.Option("--data", help="History folder (default: the bundled real sample).")] = Path(
+        "data/sample"),
+    hours: Annotated[int, typer.Option("--hours", min=6, max=24 * 60, help="Simulated hours to replay.")] = 9 * 24,
+    speed: Annotated[float, typer.Option("--speed", min=60, help="Simulated seconds per wall second.")] = 4 * 3600.0,
+) -> None:
+    """Replay a real squeeze through the local Binance emulator with the real ccxt client (offline)."""
+    from bot.cli.review_cmd import render_summary
+    from bot.cli.run_cmd import load_strategies
+    from bot.demo import run_demo
+    from bot.review import service
+    from bot.review.db import open_readonly
+
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    workdir = Path("data/demo") / stamp  # a fresh account, journal and breaker state per demo
+    workdir.mkdir(parents=True, exist_ok=True)
+    url = journal or f"sqlite:///{workdir / 'journal.sqlite'}"
+    settings = settings_from_cli(config, nested_overrides(**{"journal.url": url}))
+    if not data.is_dir():
+        fail(f"data folder not found: {data} (run from the repository root, or pass --data)")
+    strategies = load_strategies(settings)
+    console.print(f"[bold]derivbot demo[/]: strategies {', '.join(strategies)}; replaying {hours} h of real "
+                  "Binance data through the local emulator (testnet mode, real ccxt client)")
+    result = asyncio.run(run_demo(settings, strategies, data_dir=data, journal_url=url, workdir=workdir,
+                                  hours=hours, speed=speed))
+    console.print(f"demo done in {result.wall_seconds:.1f} s: {result.cycles} cycles, {result.closed_trades} closed "
+                  f"and {result.open_trades} open trades (stops left on the emulator, which has now stopped)")
+    engine = open_readonly(url)
+    try:
+        render_summary(service.summary(engine))
+    finally:
+        engine.dispose()
+    console.print(f"journal: {url}\nreview it: derivbot journal trades --journal {url}\n"
+                  f"           derivbot journal report --journal {url} --out {workdir / 'report.html'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
