@@ -43,6 +43,7 @@ class BacktestResult:
     starting_balance: float
     exposure_hours: int = 0
     hours: int = 0
+    symbol_bars: int = 0  # bars replayed inside [start, end] over all symbols
     journal_url: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
 
@@ -100,8 +101,9 @@ async def run_backtest(settings: Settings, store: MarketStore, strategies: dict[
             await engine.shutdown("completed")
         finally:
             journal.close()
+    symbol_bars = sum(int(((store[s].ts >= start - store[s].bar_ms) & (store[s].ts < end)).sum()) for s in symbols)
     result = BacktestResult(start, end, symbols, engine.closed_trades, equity, paper.starting_balance,
-                            exposure_hours, hours, journal_url)
+                            exposure_hours, hours, symbol_bars, journal_url)
     result.stats = summarize(result)
     return result
 

@@ -45,6 +45,19 @@ def register_secrets(*values: str | None) -> None:
                 _secrets.add(value)
 
 
+def registered_secrets() -> frozenset[str]:
+    """The secrets currently redacted (tests use this to restore the registry)."""
+    with _lock:
+        return frozenset(_secrets)
+
+
+def reset_secrets(values: frozenset[str] | set[str] = frozenset()) -> None:
+    """Replace the registry (a process running several configurations, or tests)."""
+    with _lock:
+        _secrets.clear()
+        _secrets.update(values)
+
+
 def redact(text: str) -> str:
     """Remove secrets and signed requests from ``text``."""
     for secret in sorted(_secrets, key=len, reverse=True):

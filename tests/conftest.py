@@ -76,6 +76,16 @@ def sample_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _isolate_redaction() -> Iterator[None]:
+    """Secrets registered by one test must not redact another test's output."""
+    from bot.logging import registered_secrets, reset_secrets
+
+    before = registered_secrets()
+    yield
+    reset_secrets(before)
+
+
+@pytest.fixture(autouse=True)
 def _isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's DERIVBOT_* variables or .env file."""
     for key in list(os.environ):

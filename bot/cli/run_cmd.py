@@ -89,7 +89,7 @@ def backtest(
                                           end_ms=end_ms, progress=tick))
     if as_json:
         print_json({"start": iso(result.start_ms), "end": iso(result.end_ms), "symbols": result.symbols,
-                    "journal": url, "stats": result.stats})
+                    "symbol_bars": result.symbol_bars, "journal": url, "stats": result.stats})
         return
     print_backtest_report(result, url)
 

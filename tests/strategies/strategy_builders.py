@@ -38,9 +38,11 @@ def build(bars: list[Bar], symbol: str = SYMBOL, t0: int = T0) -> list[Snapshot]
         ts = t0 + i * MS_PER_HOUR
         if bar.settle is not None:
             rate, rate_ts = bar.settle, ts
+        change = bar.price / bars[i - 24].price - 1 if i >= 24 else None
         out.append(Snapshot(
             symbol=symbol, ts=ts,
             last_price=fresh(bar.price, ts),
+            price_change_24h=fresh(change, ts) if change is not None else MISSING,
             funding_rate=fresh(rate, rate_ts) if rate is not None else MISSING,
             funding_interval_hours=fresh(bar.interval, ts) if bar.interval is not None else MISSING,
             funding_floor=fresh(bar.floor, ts) if bar.floor is not None else MISSING,

@@ -65,7 +65,8 @@ def test_long_lived_state_equals_recomputation(name, bars, steps, data) -> None:
 @pytest.mark.parametrize("name", registry.names())
 def test_random_histories_do_fire(name) -> None:
     """Guard for the property tests above: the generated data exercises real decisions."""
-    bars = [Bar(price=100.0 * (1.09 if i > 40 else 1.0) ** (i - 40), settle=-0.01 if i > 30 else 0.0015,
+    bars = [Bar(price=100.0 * (1.09 if i > 40 else 1.0) ** (i - 40),
+                settle=0.00005 if i > 56 else -0.01 if i > 30 else 0.0015,  # funding normalises at the end
                 oi=1000.0 + i * 30) for i in range(60)]
     history = build(bars)
     kinds = set()
