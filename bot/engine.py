@@ -231,7 +231,8 @@ class Engine:
 
         report.orders += await self._protect(positions, open_orders, now)
         self._record_equity(balance, positions, now)
-        self.breaker.save()
+        if self.flush_every_cycle or transitions or report.entries or report.exits:
+            self.breaker.save()  # live: every cycle; backtests: when something happened
         if self.flush_every_cycle or report.entries or report.exits:
             self.journal.flush()
         report.equity = balance.equity

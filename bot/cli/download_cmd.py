@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,8 +17,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from bot.cli.common import ConfigOption, console, fail, settings_from_cli
 from bot.core.instrument import ccxt_symbol_to_id
 from bot.core.timeutil import to_ms
-from bot.data.download import Downloader, DownloadError, DownloadReport
-from bot.market.budget import RequestBudget
+
+if TYPE_CHECKING:
+    from bot.data.download import DownloadReport
 
 
 def _data_group(app: typer.Typer) -> typer.Typer:
@@ -44,7 +45,9 @@ def _parse_time(text: str, option: str) -> int:
 
 async def _download(settings, symbols: list[str], since: int, until: int | None, timeframe: str,
                     out: Path) -> DownloadReport:
+    from bot.data.download import Downloader
     from bot.exchange.connect import connected
+    from bot.market.budget import RequestBudget
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]} rows"),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
@@ -79,6 +82,8 @@ def download(
     ids = [ccxt_symbol_to_id(s.strip()) for s in symbols.split(",") if s.strip()]
     if not ids:
         fail("--symbols: give at least one symbol, e.g. --symbols ORCAUSDT,BTCUSDT", 2)
+    from bot.data.download import DownloadError  # ccxt loads only when the command runs
+
     start = _parse_time(since, "--since")
     end = _parse_time(until, "--until") if until else None
     try:
