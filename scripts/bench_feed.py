@@ -80,9 +80,9 @@ async def main(n_symbols: int, n_candidates: int, scans: int, ccxt_limiter: bool
     print(f"candidate deep-scan: {d.candidates} candidates, wall {deep_wall:.3f}"
           f" s, weight {d.deep_weight} ({d.deep_weight / max(1, d.candidates):.1f}/symbol) = "
           f"{100 * d.deep_weight / BINANCE_BUDGET:.1f}% of {BINANCE_BUDGET}/min")
-    print(f"ccxt limiter: {'on (as built by connect)' if ccxt_limiter else 'off (RequestBudget only)'}; "
-          "ccxt's leaky bucket charges a 40-cost ticker call to the NEXT request (~2 s at rateLimit 50 ms), "
-          "even after idle time")
+    print(f"ccxt limiter: {'on (as built by connect)' if ccxt_limiter else 'off (RequestBudget only)'}, "
+          f"rateLimit {client.rateLimit} ms per weight unit; its leaky bucket charges the 40-weight ticker "
+          "call to the NEXT request, even after idle time")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ from loguru import logger
 from bot.config import Settings
 
 _HOST = re.compile(r"^https?://[^/]+")
+#: Binance USDⓈ-M allows 2,400 request weight per minute per IP.
+BINANCE_MS_PER_WEIGHT = 60_000 / 2400
 
 
 def _secret(value: Any) -> str | None:
@@ -58,6 +60,12 @@ def connect(settings: Settings, *, exchange_id: str | None = None) -> ccxt_async
         params["apiKey"] = api_key
     if api_secret:
         params["secret"] = api_secret
+    if ex_id in ("binanceusdm", "binance"):
+        # ccxt's limiter is the second line of defence: pace it at Binance's real IP limit
+        # (2,400 weight/min = 25 ms per unit; ccxt's default 50 ms is 1,200/min). Our own
+        # request budget (bot.market.budget, exchange.request_budget_per_minute) is the binding
+        # one. Set at construction: ccxt builds its throttler from it.
+        params["rateLimit"] = BINANCE_MS_PER_WEIGHT
     emulated = cfg.base_url is not None and ex_id == cfg.id
     if emulated:
         # The emulator has no wallet (sapi) endpoints worth calling. Its market clock may run
