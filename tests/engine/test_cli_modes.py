@@ -36,7 +36,8 @@ def test_live_mode_needs_both_opt_ins(tmp_path: Path) -> None:
     assert "[live]\nenabled = true" in cfg.read_text()
     refused = cli("run", "--config", str(cfg), env=keys)
     assert refused.returncode == 2 and "--i-accept-live-risk" in refused.stderr
-    too_high = cli("run", "--config", str(cfg), "--i-accept-live-risk", env={**keys, "DERIVBOT_RISK__MAX_LEVERAGE": "6"})
+    too_high = cli("run", "--config", str(cfg), "--i-accept-live-risk",
+                   env={**keys, "DERIVBOT_RISK__MAX_LEVERAGE": "6"})
     assert too_high.returncode == 2 and "risk.max_leverage" in too_high.stderr and "5" in too_high.stderr
     assert "Traceback" not in refused.stderr + too_high.stderr
 
