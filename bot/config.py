@@ -93,6 +93,10 @@ class StrategyConfig(_Section):
     take_profit_pct: float | None = Field(None, gt=0)
     leverage: float = Field(2.0, gt=0)
     time_stop_hours: float | None = Field(None, gt=0)
+    trailing_stop_pct: float | None = Field(
+        None, gt=0, le=safety.MAX_STOP_LOSS_PCT, description="trail the stop this far behind the best price")
+    trailing_activation_pct: float = Field(0.0, ge=0, description="start trailing after this favourable move")
+    breakeven_trigger_pct: float | None = Field(None, gt=0, description="move the stop to entry after this gain")
     params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("stop_loss_pct")

@@ -48,7 +48,7 @@ from bot.risk.account import AccountState, Exposure
 from bot.risk.breakers import CircuitBreaker
 from bot.risk.files import RiskFiles
 from bot.risk.manager import RiskManager
-from bot.risk.stops import ProtectionPlan, StopWatchdog, advance_protection
+from bot.risk.stops import ProtectionPlan, StopWatchdog, TrailingSpec, advance_protection
 from bot.trading.book import OpenTrade, TradeBook
 from bot.trading.exits import resolve_exit
 from bot.trading.feed import Feed
@@ -122,14 +122,23 @@ class Engine:
             self._journal_transition(transition)
         now = await self.executor.now_ms()
         self._funding_since = now
+        await self._reconcile(now)
+        logger.info("run {} started in {} mode at {} ({} open trades after reconciliation)",
+                    self.run_id, self.mode.value, iso(now), len(self.book))
+        return self.run_id
+
+    async def _reconcile(self, now: int) -> None:
+        """Rebuild the book from the journal and diff it against the exchange (see
+        bot.trading.reconcile); trading is allowed only when nothing is left unresolved."""
+        assert self.protector is not None
+        for trade in list(self.book):
+            self.book.remove(trade.symbol)
+        self.plans.clear()
         reconciler = Reconciler(self.executor, self.journal, self.book, self.plans, self.protector,
                                 fallback_stop_pct=self._fallback_stop_pct())
         report = await reconciler.run(now)
         self.trading_allowed = report.resolved
         self.journal.flush()
-        logger.info("run {} started in {} mode at {} ({} open trades after reconciliation)",
-                    self.run_id, self.mode.value, iso(now), len(self.book))
-        return self.run_id
 
     def request_stop(self, reason: str) -> None:
         """Ask the loop to stop after the current cycle (signal handlers call this)."""
@@ -225,9 +234,11 @@ class Engine:
         elif self.trading_allowed:
             await self._decide_and_trade(snaps, positions, balance, now, report)
             positions, balance, open_orders = await self._sync_account(now)
-        elif self.cycles % 10 == 0:
-            self.journal.record_event("trading_blocked", "reconciliation unresolved: not trading",
-                                      severity="warning", ts=now)
+        else:
+            await self._reconcile(now)  # not trading until journal and exchange agree
+            if not self.trading_allowed and self.cycles % 10 == 0:
+                self.journal.record_event("trading_blocked", "reconciliation unresolved: not trading",
+                                          severity="warning", ts=now)
 
         report.orders += await self._protect(positions, open_orders, now)
         self._record_equity(balance, positions, now)
@@ -283,10 +294,10 @@ class Engine:
         assert self.protector is not None
         info = await resolve_exit(self.executor, trade, now_ms=now, own_exit_reason=self.protector.own_exits)
         reason = info.reason
-        if reason is ExitReason.STOP_LOSS and trade.stop_price is not None and trade.adopted is False:
-            plan = self.plans.get(trade.symbol)
-            if plan is not None and plan.trailing is not None and plan.stop_price != trade.stop_price:
-                reason = ExitReason.TRAILING_STOP
+        plan = self.plans.get(trade.symbol)
+        if reason is ExitReason.STOP_LOSS and plan is not None and plan.trailing is not None and plan.best_price \
+                and trade.side.sign * (plan.stop_price - plan.entry_price) > 0:
+            reason = ExitReason.TRAILING_STOP  # the stop had trailed into profit
         self._journal_exit_fills(trade, info, reason)
         fees = trade.fees + info.exit_fees
         self.journal.record_trade_exit(trade.trade_id, exit_ts=info.ts, exit_price=info.price, exit_reason=reason,
@@ -460,9 +471,7 @@ class Engine:
             signal_id=signal_id, order_ids={cid: placed.journal_id},
         )
         self.book.add(trade)
-        self.plans[plan.symbol] = ProtectionPlan(symbol=plan.symbol, side=plan.side, entry_price=fill_price,
-                                                 stop_price=stop_price, take_profit_price=plan.take_profit_price,
-                                                 time_stop_ms=plan.time_stop_ms)
+        self.plans[plan.symbol] = self._protection_plan(intent.strategy, plan, fill_price, stop_price)
         positions = await self.executor.positions()
         pos = next((p for p in positions if p.symbol == plan.symbol), None)
         self.journal.record_trade_open(
@@ -481,6 +490,18 @@ class Engine:
         await self._protect([p for p in positions if p.symbol == plan.symbol], open_orders, now)
         self.journal.flush()
         return True
+
+    def _protection_plan(self, strategy: str, plan, fill_price: float, stop_price: float) -> ProtectionPlan:
+        """The exits to maintain for a new position: stop, take-profit, time stop, and the
+        strategy's optional trailing stop and break-even move (moved by the bot, place-new-
+        then-cancel, see bot.risk.stops)."""
+        cfg = self.settings.strategies.get(strategy)
+        trailing = None
+        if cfg is not None and cfg.trailing_stop_pct is not None:
+            trailing = TrailingSpec(cfg.trailing_stop_pct, cfg.trailing_activation_pct)
+        return ProtectionPlan(symbol=plan.symbol, side=plan.side, entry_price=fill_price, stop_price=stop_price,
+                              take_profit_price=plan.take_profit_price, time_stop_ms=plan.time_stop_ms,
+                              trailing=trailing, breakeven_trigger_pct=cfg.breakeven_trigger_pct if cfg else None)
 
     def _stop_for_fill(self, plan, fill_price: float) -> float:
         """Keep the planned stop distance from the real fill price (slippage moves the stop with

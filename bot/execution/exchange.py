@@ -15,7 +15,7 @@ from typing import Any
 import ccxt.async_support as ccxt
 from loguru import logger
 
-from bot.core.enums import MarginMode, OrderType
+from bot.core.enums import MarginMode, OrderStatus, OrderType
 from bot.core.instrument import Instrument, ccxt_symbol_to_id, id_to_ccxt_symbol
 from bot.core.precision import format_step
 from bot.execution.base import Executor
@@ -198,12 +198,16 @@ class ExchangeExecutor(Executor):
         if client_id and not exchange_id:
             params["clientOrderId"] = client_id
         try:
-            await self._retry(lambda: self.client.cancel_order(exchange_id, id_to_ccxt_symbol(symbol), dict(params)))
+            raw = await self._retry(lambda: self.client.cancel_order(exchange_id, id_to_ccxt_symbol(symbol),
+                                                                     dict(params)))
         except ccxt.OrderNotFound:
             return None
-        if client_id:
-            return await self.find_order(symbol, client_id, conditional)
-        return None
+        state = order_from_ccxt(raw)  # an algo cancel answers only ids: the status is ours to set
+        state.status = OrderStatus.CANCELED
+        state.client_id = state.client_id or client_id
+        state.exchange_id = state.exchange_id or exchange_id
+        state.is_conditional = conditional
+        return state
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
         """Regular and conditional (algo) open orders; every symbol when ``symbol`` is None."""

@@ -67,7 +67,11 @@ class Protector:
                 self.journal.record_event(action.code, f"{action.symbol}: {action.message}", severity="warning",
                                           ts=now_ms, data={"symbol": action.symbol})
             elif isinstance(action, CancelOrder):
-                await self.router.executor.cancel(action.symbol, exchange_id=action.order_id, conditional=True)
+                state = await self.router.executor.cancel(action.symbol, exchange_id=action.order_id,
+                                                          conditional=True)
+                journal_id = trade.order_ids.get(state.client_id) if (trade and state and state.client_id) else None
+                if journal_id is not None and state is not None:
+                    self.router.record_state(journal_id, state, ts=now_ms)
                 self.journal.record_event("order_cancel", f"{action.symbol} {action.order_id}: {action.reason}",
                                           ts=now_ms, data={"symbol": action.symbol, "order_id": action.order_id})
             elif isinstance(action, PlaceStop):
@@ -101,9 +105,11 @@ class Protector:
             trade.stop_seq = seq
             trade.stop_client_id = cid
             trade.order_ids[cid] = placed.journal_id
-            if old is None or abs(old - action.trigger_price) > 0:
+            if old is None or old != action.trigger_price:
+                why = "initial stop" if old is None else (
+                    "trailed" if trade.side.sign * (action.trigger_price - old) > 0 else action.reason)
                 self.journal.record_stop_move(trade.trade_id, ts=now_ms, new_stop=action.trigger_price,
-                                              old_stop=old, reason=action.reason)
+                                              old_stop=old, reason=why)
             trade.stop_price = action.trigger_price
 
     async def _place_take_profit(self, action: PlaceTakeProfit, trade: OpenTrade | None) -> None:

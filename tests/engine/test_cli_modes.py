@@ -111,3 +111,38 @@ def test_review_commands_on_a_backtest_journal(tmp_path: Path) -> None:
     report = tmp_path / "report.html"
     assert cli("journal", "report", "--out", str(report), "--journal", url).returncode == 0
     assert "data:image/png;base64" in report.read_text()
+
+
+def test_sigterm_stops_cleanly_and_leaves_the_stops(emulator, tmp_path: Path) -> None:
+    """SIGTERM: the current cycle ends, no new orders, the run row closes with its reason."""
+    import signal
+    import time
+
+    url = f"sqlite:///{tmp_path / 'term.sqlite'}"
+    env = {**os.environ, "COLUMNS": "200", "DERIVBOT_EXCHANGE__API_KEY": "cli-key",
+           "DERIVBOT_EXCHANGE__API_SECRET": "cli-secret", "DERIVBOT_UNIVERSE__SYMBOLS": '["RIVERUSDT"]',
+           "DERIVBOT_ENGINE__HALT_FILE": str(tmp_path / "HALT")}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run", "--mode", "testnet", "--exchange-url",
+                             emulator.base_url, "--journal", url, "--cycle-seconds", "0.2"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if (tmp_path / "term.sqlite").exists():
+                with JournalReader(url) as reader:
+                    if reader.runs() and len(reader.equity()) >= 2:
+                        break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the bot never completed two cycles")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert "stopped: sigterm" in out
+    with JournalReader(url) as reader:
+        [run] = reader.runs()
+        assert run.exit_reason == "sigterm" and run.stopped_at is not None
+        assert reader.events(kind="run_stop")
