@@ -131,7 +131,7 @@ class PaperExecutor(Executor):
     async def balance(self) -> BalanceState:
         bal = self.sim.balance()
         return BalanceState(wallet=bal.wallet, unrealized_pnl=bal.unrealized_pnl, equity=bal.margin_balance,
-                            available=bal.available, ts=self._clock())
+                            available=bal.available, ts=self.sim.now_ms)
 
     async def fills(self, symbol: str, since_ms: int | None = None) -> list[FillState]:
         return [
