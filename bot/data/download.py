@@ -33,7 +33,8 @@ from bot.core.instrument import id_to_ccxt_symbol
 from bot.core.timeutil import MS_PER_DAY, MS_PER_HOUR
 from bot.data import layout
 from bot.data.series import Columns, Funding, Klines, OpenInterest
-from bot.market.budget import RequestBudget, klines_weight
+from bot.exchange.binance_weights import klines_weight
+from bot.market.budget import RequestBudget
 
 PAGE_LIMIT = 1000
 OI_PAGE_LIMIT = 500

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bot.emulator import errors
+from bot.exchange.binance_weights import klines_weight
 
 WINDOW_S = 60.0
 USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
@@ -32,14 +33,7 @@ def _depth_weight(params: Mapping[str, str]) -> int:
 
 
 def _klines_weight(params: Mapping[str, str]) -> int:
-    limit = _int(params.get("limit"), 500)
-    if limit < 100:
-        return 1
-    if limit < 500:
-        return 2
-    if limit <= 1000:
-        return 5
-    return 10
+    return klines_weight(_int(params.get("limit"), 500))
 
 
 def _int(value: str | None, default: int) -> int:

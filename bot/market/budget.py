@@ -26,36 +26,9 @@ import ccxt
 from asyncio_throttle import Throttler
 from loguru import logger
 
+from bot.exchange.binance_weights import BINANCE_WEIGHTS, klines_weight
+
 T = TypeVar("T")
-
-#: Binance USDⓈ-M request weights of the endpoints the feed uses (documented values; the
-#: ``futures/data`` endpoints have their own 1000/5 min limit and are counted as 1 here).
-#: Values are ``(with symbol, without symbol)``.
-BINANCE_WEIGHTS: Mapping[str, tuple[int, int]] = {
-    "exchangeInfo": (1, 1),
-    "ticker/24hr": (1, 40),
-    "premiumIndex": (1, 10),
-    "fundingInfo": (1, 1),
-    "fundingRate": (1, 1),
-    "openInterest": (1, 1),
-    "openInterestHist": (1, 1),
-    "globalLongShortAccountRatio": (1, 1),
-    "topLongShortPositionRatio": (1, 1),
-    "takerlongshortRatio": (1, 1),
-    "time": (1, 1),
-}
-
-
-def klines_weight(limit: int) -> int:
-    """Binance's weight of ``/fapi/v1/klines`` and ``markPriceKlines`` by ``limit``."""
-    if limit < 100:
-        return 1
-    if limit < 500:
-        return 2
-    if limit <= 1000:
-        return 5
-    return 10
-
 
 def endpoint_weight(endpoint: str, *, with_symbol: bool = True, limit: int | None = None) -> int:
     """Weight of one request; unknown endpoints weigh 1 (Binance's default)."""
