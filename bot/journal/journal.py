@@ -11,6 +11,7 @@ ints, strings or Decimals (floats are stored as their shortest repr: ``0.1`` is 
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import Mapping
 from datetime import datetime
@@ -47,6 +48,7 @@ from bot.journal.db import create_journal_engine
 from bot.journal.errors import JournalInputError
 from bot.journal.migrate import upgrade_to_head
 from bot.journal.writer import BatchWriter, WriterHealth, install_append_only_guard
+from bot.logging import redact
 
 Number = float | int | str | Decimal
 Timestamp = int | datetime
@@ -375,6 +377,10 @@ class Journal:
                      data: Mapping[str, Any] | None = None, run_id: str | None = None) -> str:
         """Store something a person should see later (error, reconciliation, halt, kill switch,
         risk-state change). Without a current run the event is stored with no ``run_id``."""
+        # Exchange errors can quote a signed URL or a key: events are redacted like log lines.
+        message = redact(message)
+        if data:
+            data = json.loads(redact(json.dumps(jsonable(data), default=str)))
         severity_text = to_text(severity, "severity")
         if severity_text not in SEVERITIES:
             raise JournalInputError(f"severity: {severity!r} is not one of {list(SEVERITIES)}")

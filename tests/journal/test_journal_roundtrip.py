@@ -212,3 +212,24 @@ def test_records_need_a_run() -> None:
     j.run_id = None
     with pytest.raises(JournalInputError, match="start_run"):
         j._run(None)
+
+
+def test_events_are_redacted_like_log_lines(sqlite_url: str) -> None:
+    """A ccxt error quoting a signed URL, or a registered key, never reaches the journal."""
+    from bot.journal import Journal
+    from bot.journal.reader import JournalReader
+    from bot.logging import register_secrets
+
+    register_secrets("k3y-that-must-not-be-stored")
+    signed = ("binanceusdm GET http://127.0.0.1/fapi/v1/order?timestamp=1700000000000&symbol=X"
+              "&signature=" + "ab" * 32)
+    with Journal.open(sqlite_url) as journal:
+        journal.start_run("paper", "cfg", "test")
+        journal.record_event("order_unknown", f"{signed} with k3y-that-must-not-be-stored", severity="error",
+                             data={"error": signed, "key": "k3y-that-must-not-be-stored"})
+        journal.flush()
+    with JournalReader(sqlite_url) as reader:
+        [event] = reader.events(kind="order_unknown")
+    stored = event.message + str(event.data)
+    assert "ab" * 32 not in stored and "k3y-that-must-not-be-stored" not in stored
+    assert "REDACTED" in event.message and "order?" in event.message
