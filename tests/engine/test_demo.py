@@ -37,3 +37,19 @@ def test_demo_trades_through_the_emulator_and_prints_the_summary(tmp_path: Path)
             assert stops, f"trade {trade.id} on {trade.symbol} never had a stop"
         assert reader.events(kind="reconciliation")
         assert reader.equity()
+    # the journal review commands work on the demo's journal too
+    def review(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bot", "journal", *args, "--journal", url], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "160"})
+
+    import json
+
+    trades = json.loads(review("trades", "--json").stdout)
+    assert trades and all(t["mode"] == "testnet" for t in trades)
+    story = review("trade", trades[0]["trade_id"], "--json")
+    assert story.returncode == 0 and trades[0]["symbol"] in story.stdout
+    for args in (("signals", "--json"), ("decisions", "--json"), ("events", "--json")):
+        assert review(*args).returncode == 0, args
+    report = tmp_path / "demo.html"
+    assert review("report", "--out", str(report)).returncode == 0
+    assert trades[0]["symbol"] in report.read_text()
