@@ -30,7 +30,6 @@ class OpenTrade:
     liquidation_price: float | None = None
     stop_client_id: str | None = None
     tp_client_id: str | None = None
-    stop_seq: int = 0
     adopted: bool = False
     fees: float = 0.0
     funding: float = 0.0

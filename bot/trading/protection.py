@@ -54,7 +54,7 @@ class Protector:
         self.run_key = run_key
         #: client ids of exit orders the bot sent itself, with their reason (for exit attribution)
         self.own_exits: dict[str, ExitReason] = {}
-        self._exit_seq: dict[str, int] = {}
+        self._seq: dict[tuple[str, str], int] = {}
 
     async def apply(self, actions: list[StopAction], now_ms: int) -> int:
         """Execute ``actions`` in order; returns how many orders were sent."""
@@ -92,17 +92,23 @@ class Protector:
                 sent += 1
         return sent
 
+    def _next_seq(self, key: str, role: str) -> int:
+        """Every placement *attempt* gets a new client id: a retry of the same request reuses its
+        id inside ``submit`` (idempotency), but a new decision must never collide with an
+        earlier order, filled or rejected (Binance refuses a reused id with -4116)."""
+        seq = self._seq.get((key, role), 0) + 1
+        self._seq[(key, role)] = seq
+        return seq
+
     async def _place_stop(self, action: PlaceStop, trade: OpenTrade | None, now_ms: int) -> None:
         key = trade.key if trade else f"adopt{action.symbol[:5]}"
-        seq = (trade.stop_seq + 1) if trade else 0
-        cid = client_order_id(self.run_key, key, "s", seq)
+        cid = client_order_id(self.run_key, key, "s", self._next_seq(key, "s"))
         request = OrderRequest(client_id=cid, symbol=action.symbol, side=action.side, type=action.order_type,
                                quantity=action.quantity, trigger_price=action.trigger_price, reduce_only=True,
                                working_type=WorkingType.MARK_PRICE, callback_rate=action.callback_rate_pct)
         placed = await self.router.place(request, purpose="stop", trade_id=trade.trade_id if trade else None)
         if trade is not None:
             old = trade.stop_price
-            trade.stop_seq = seq
             trade.stop_client_id = cid
             trade.order_ids[cid] = placed.journal_id
             if old is None or old != action.trigger_price:
@@ -114,8 +120,7 @@ class Protector:
 
     async def _place_take_profit(self, action: PlaceTakeProfit, trade: OpenTrade | None) -> None:
         key = trade.key if trade else f"adopt{action.symbol[:5]}"
-        seq = (trade.stop_seq + 1) if trade else 0
-        cid = client_order_id(self.run_key, key, "t", seq)
+        cid = client_order_id(self.run_key, key, "t", self._next_seq(key, "t"))
         request = OrderRequest(client_id=cid, symbol=action.symbol, side=action.side,
                                type=OrderType.TAKE_PROFIT_MARKET, quantity=action.quantity,
                                trigger_price=action.trigger_price, reduce_only=True,
@@ -129,9 +134,7 @@ class Protector:
                               trade: OpenTrade | None = None) -> OrderState | None:
         """Reduce-only market order for the whole position (exits always allowed)."""
         key = trade.key if trade else f"close{symbol[:5]}"
-        seq = self._exit_seq.get(key, 0)
-        self._exit_seq[key] = seq + 1
-        cid = client_order_id(self.run_key, key, "x", seq)
+        cid = client_order_id(self.run_key, key, "x", self._next_seq(key, "x"))
         request = OrderRequest(client_id=cid, symbol=symbol, side=side, type=OrderType.MARKET, quantity=quantity,
                                reduce_only=True)
         self.own_exits[cid] = reason
