@@ -141,7 +141,7 @@ def test_sigterm_stops_cleanly_and_leaves_the_stops(emulator, tmp_path: Path) ->
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err[-2000:]
-    assert "stopped: sigterm" in out
+    assert "stopped: sigterm" in out, out + err[-2000:]
     with JournalReader(url) as reader:
         [run] = reader.runs()
         assert run.exit_reason == "sigterm" and run.stopped_at is not None
