@@ -43,7 +43,7 @@ _new_tuple = tuple.__new__  # Obs is a NamedTuple: build it without _make's Pyth
 #: Decision times handled per vectorised batch in ``iter_snapshots`` (bounds memory).
 CHUNK = 8192
 #: Snapshots built ahead once ``snapshot()`` has seen a regular step (see ``snapshot``).
-READ_AHEAD = 2048
+READ_AHEAD = 1024
 
 
 class ReplaySource:
