@@ -27,6 +27,7 @@ from bot.execution.types import (
 from bot.market.snapshot import Snapshot
 from bot.sim.errors import SimError
 from bot.sim.exchange import SimExchange
+from bot.sim.orders import SimOrder
 
 DUPLICATE_CLIENT_ID = -4116
 MARGIN_TYPE_UNCHANGED = -4046
@@ -152,9 +153,8 @@ class PaperExecutor(Executor):
         return [order_state(o) for o in self.sim.force_orders(symbol, start_ms=since_ms)]
 
 
-def order_state(order: object) -> OrderState:
-    """Translate a ``SimOrder`` (see docs/architecture.md) into the venue-neutral view."""
-    o = order  # typed loosely: SimOrder is the core's class
+def order_state(o: SimOrder) -> OrderState:
+    """Translate the core's order into the venue-neutral view."""
     return OrderState(
         client_id=o.client_order_id,
         exchange_id=str(o.order_id),

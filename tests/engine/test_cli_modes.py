@@ -29,7 +29,8 @@ def test_live_mode_needs_both_opt_ins(tmp_path: Path) -> None:
     cfg = tmp_path / "live.toml"
     text = (ROOT / "config" / "live.example.toml").read_text()
     cfg.write_text(text)
-    keys = {"DERIVBOT_EXCHANGE__API_KEY": "k" * 16, "DERIVBOT_EXCHANGE__API_SECRET": "s" * 16}
+    keys = {"DERIVBOT_EXCHANGE__API_KEY": "k" * 16, "DERIVBOT_EXCHANGE__API_SECRET": "s" * 16,
+            "DERIVBOT_LOGGING__JSON_FILE": str(tmp_path / "live.jsonl")}  # not into the repository
     refused = cli("run", "--config", str(cfg), "--i-accept-live-risk", env=keys)
     assert refused.returncode == 2 and "live.enabled = true" in refused.stderr
     cfg.write_text(text.replace("enabled = false", "enabled = true", 1))
