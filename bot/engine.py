@@ -29,8 +29,9 @@ from loguru import logger
 
 from bot import __version__
 from bot.config import Settings
-from bot.core.enums import ExitReason, IntentKind, Mode, OrderType, RiskState
+from bot.core.enums import ExitReason, IntentKind, Mode, OrderType, PositionSide, RiskState
 from bot.core.intents import Intent
+from bot.core.precision import Rounding
 from bot.core.timeutil import MS_PER_HOUR, iso
 from bot.execution.base import Executor
 from bot.execution.ids import client_order_id, intent_key
@@ -508,7 +509,9 @@ class Engine:
         the entry), unless that would put the stop on the wrong side of the fill."""
         if fill_price == plan.entry_price:
             return plan.stop_price
-        moved = self.executor.instrument(plan.symbol).round_price(fill_price + (plan.stop_price - plan.entry_price))
+        away = Rounding.FLOOR if plan.side is PositionSide.LONG else Rounding.CEIL  # never tighter than planned
+        moved = self.executor.instrument(plan.symbol).round_price(fill_price + (plan.stop_price - plan.entry_price),
+                                                                  away)
         return moved if plan.side.sign * (fill_price - moved) > 0 else plan.stop_price
 
     # -- protection and flattening ------------------------------------------------------------
