@@ -47,6 +47,7 @@ from bot.journal import Journal
 from bot.market.snapshot import Snapshot
 from bot.risk.account import AccountState, Exposure
 from bot.risk.breakers import CircuitBreaker
+from bot.risk.codes import TransitionReason
 from bot.risk.files import RiskFiles
 from bot.risk.manager import RiskManager
 from bot.risk.stops import ProtectionPlan, StopWatchdog, TrailingSpec, advance_protection
@@ -232,6 +233,8 @@ class Engine:
         if self.breaker.must_flatten:
             report.orders += await self._flatten(positions, open_orders, now)
             positions, balance, open_orders = await self._sync_account(now)
+            if not positions and self.breaker.data.halt_reason is TransitionReason.KILL_SWITCH:
+                self.request_stop("kill_switch")  # `derivbot halt`: flatten, then stop
         elif self.trading_allowed:
             await self._decide_and_trade(snaps, positions, balance, now, report)
             positions, balance, open_orders = await self._sync_account(now)
