@@ -13,6 +13,8 @@ from loguru import logger
 
 from bot.config import Settings
 from bot.core.enums import Mode
+from bot.core.instrument import id_to_ccxt_symbol
+from bot.core.timeutil import now_ms
 from bot.engine import Engine
 from bot.exchange.connect import connect
 from bot.execution.base import Executor
@@ -20,6 +22,7 @@ from bot.execution.ccxt_map import instrument_from_ccxt
 from bot.execution.exchange import ExchangeExecutor
 from bot.execution.paper import PaperExecutor
 from bot.journal import Journal
+from bot.market.liquidations import LiquidationAggregator, LiquidationWatcher, supports_liquidation_stream
 from bot.market.live import LiveSource
 from bot.sim.exchange import SimExchange
 from bot.trading.feed import LiveFeed
@@ -44,6 +47,21 @@ async def build_executor(settings: Settings, data_client: Any) -> Executor:
     return ExchangeExecutor(connect(settings))
 
 
+def _liquidation_stream(settings: Settings) -> tuple[Any, Any, Any]:
+    """Public liquidations over ccxt.pro, where the venue streams them (not our emulator, which
+    has no WebSocket): an aggregator for the snapshots and the watcher task feeding it."""
+    if settings.exchange.base_url:
+        return None, None, None
+    client = connect(settings, pro=True)
+    if not supports_liquidation_stream(client):
+        return None, None, client
+    aggregator = LiquidationAggregator()
+    symbols = [id_to_ccxt_symbol(s) for s in settings.universe.symbols]
+    watcher = LiquidationWatcher(client.watch_liquidations_for_symbols, symbols, aggregator, now_ms)
+    watcher.start()
+    return aggregator, watcher, client
+
+
 async def check_key_permissions(client: Any, settings: Settings) -> None:
     """Refuse a live API key that can withdraw, where the exchange lets us check."""
     if settings.exchange.base_url:
@@ -63,9 +81,11 @@ async def build_and_run(settings: Settings, strategies: dict[str, Strategy], *, 
     global CURRENT_ENGINE
     journal = Journal.open(settings.journal.url, settings=settings.journal)
     data_client = connect(settings)
+    watcher = pro_client = None
     try:
         executor = await build_executor(settings, data_client)
-        source = LiveSource(data_client, settings)
+        liquidations, watcher, pro_client = _liquidation_stream(settings)
+        source = LiveSource(data_client, settings, liquidations=liquidations)
         engine_ref: list[Engine] = []
         feed = LiveFeed(source, always=lambda: [t.symbol for t in engine_ref[0].book] + settings.universe.symbols)
         engine = Engine(settings, feed=feed, executor=executor, journal=journal, strategies=strategies)
@@ -74,5 +94,9 @@ async def build_and_run(settings: Settings, strategies: dict[str, Strategy], *, 
         return await engine.run(max_cycles=max_cycles, duration_s=duration_s, cycle_seconds=cycle_seconds)
     finally:
         CURRENT_ENGINE = None
+        if watcher is not None:
+            await watcher.stop()
+        if pro_client is not None:
+            await pro_client.close()
         await data_client.close()
         journal.close()

@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import ccxt.async_support as ccxt_async
+import ccxt.pro as ccxt_pro
 from loguru import logger
 
 from bot.config import Settings
@@ -42,11 +43,16 @@ def rewrite_urls(api_urls: dict[str, Any], base_url: str) -> dict[str, Any]:
     return {k: (_HOST.sub(base, v) if isinstance(v, str) else v) for k, v in api_urls.items()}
 
 
-def connect(settings: Settings, *, exchange_id: str | None = None) -> ccxt_async.Exchange:
-    """Build (not open) the async ccxt client for ``settings``; close it with ``await ex.close()``."""
+def connect(settings: Settings, *, exchange_id: str | None = None, pro: bool = False) -> ccxt_async.Exchange:
+    """Build (not open) the async ccxt client for ``settings``; close it with ``await ex.close()``.
+
+    ``pro=True`` builds the ccxt.pro (WebSocket) client of the same exchange, e.g. for the
+    liquidation stream; everything else (keys, demo venue, limits) is configured the same way.
+    """
     cfg = settings.exchange
     ex_id = exchange_id or cfg.id
-    klass = getattr(ccxt_async, ex_id, None)
+    module = ccxt_pro if pro else ccxt_async
+    klass = getattr(module, ex_id, None)
     if klass is None:
         raise ValueError(f"unknown ccxt exchange id {ex_id!r}")
     options: dict[str, Any] = {}
