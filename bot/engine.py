@@ -30,6 +30,7 @@ from loguru import logger
 from bot import __version__
 from bot.config import Settings
 from bot.core.enums import ExitReason, IntentKind, Mode, OrderType, PositionSide, RiskState
+from bot.core.instrument import Instrument
 from bot.core.intents import Intent
 from bot.core.precision import Rounding
 from bot.core.timeutil import MS_PER_HOUR, iso
@@ -48,6 +49,7 @@ from bot.market.snapshot import Snapshot
 from bot.risk.account import AccountState, Exposure
 from bot.risk.breakers import CircuitBreaker
 from bot.risk.codes import TransitionReason
+from bot.risk.decision import OrderPlan
 from bot.risk.files import RiskFiles
 from bot.risk.manager import RiskManager
 from bot.risk.stops import ProtectionPlan, StopWatchdog, TrailingSpec, advance_protection
@@ -467,21 +469,23 @@ class Engine:
                                       severity="warning", ts=now)
             return False
         fill_price = state.avg_price or plan.entry_price
-        stop_price = self._stop_for_fill(plan, fill_price)
+        stop_price, take_profit_price = exits_for_fill(self.executor.instrument(plan.symbol), plan, fill_price)
+        entry_ts = max(now, state.ts or now)  # the fill, not the decision (they differ on a fast venue)
         trade = OpenTrade(
-            trade_id=_new_trade_id(), symbol=plan.symbol, side=plan.side, strategy=intent.strategy, entry_ts=now,
+            trade_id=_new_trade_id(), symbol=plan.symbol, side=plan.side, strategy=intent.strategy, entry_ts=entry_ts,
             entry_price=fill_price, quantity=state.filled, leverage=plan.leverage, margin_mode=plan.margin_mode,
-            key=key, stop_price=None, take_profit_price=plan.take_profit_price, time_stop_ms=plan.time_stop_ms,
+            key=key, stop_price=None, take_profit_price=take_profit_price, time_stop_ms=plan.time_stop_ms,
             signal_id=signal_id, order_ids={cid: placed.journal_id},
         )
         self.book.add(trade)
-        self.plans[plan.symbol] = self._protection_plan(intent.strategy, plan, fill_price, stop_price)
+        self.plans[plan.symbol] = self._protection_plan(intent.strategy, plan, fill_price, stop_price,
+                                                        take_profit_price)
         positions = await self.executor.positions()
         pos = next((p for p in positions if p.symbol == plan.symbol), None)
         self.journal.record_trade_open(
-            trade_id=trade.trade_id, symbol=plan.symbol, side=plan.side, strategy=intent.strategy, entry_ts=now,
+            trade_id=trade.trade_id, symbol=plan.symbol, side=plan.side, strategy=intent.strategy, entry_ts=entry_ts,
             entry_price=fill_price, quantity=state.filled, leverage=plan.leverage, margin_mode=plan.margin_mode,
-            stop_price=stop_price, take_profit_price=plan.take_profit_price,
+            stop_price=stop_price, take_profit_price=take_profit_price,
             liquidation_price=pos.liquidation_price if pos else None, time_stop_at=plan.time_stop_ms,
             signal_id=signal_id, risk_decision_id=decision_id,
         )
@@ -495,7 +499,8 @@ class Engine:
         self.journal.flush()
         return True
 
-    def _protection_plan(self, strategy: str, plan, fill_price: float, stop_price: float) -> ProtectionPlan:
+    def _protection_plan(self, strategy: str, plan, fill_price: float, stop_price: float,
+                         take_profit_price: float | None) -> ProtectionPlan:
         """The exits to maintain for a new position: stop, take-profit, time stop, and the
         strategy's optional trailing stop and break-even move (moved by the bot, place-new-
         then-cancel, see bot.risk.stops)."""
@@ -504,18 +509,8 @@ class Engine:
         if cfg is not None and cfg.trailing_stop_pct is not None:
             trailing = TrailingSpec(cfg.trailing_stop_pct, cfg.trailing_activation_pct)
         return ProtectionPlan(symbol=plan.symbol, side=plan.side, entry_price=fill_price, stop_price=stop_price,
-                              take_profit_price=plan.take_profit_price, time_stop_ms=plan.time_stop_ms,
+                              take_profit_price=take_profit_price, time_stop_ms=plan.time_stop_ms,
                               trailing=trailing, breakeven_trigger_pct=cfg.breakeven_trigger_pct if cfg else None)
-
-    def _stop_for_fill(self, plan, fill_price: float) -> float:
-        """Keep the planned stop distance from the real fill price (slippage moves the stop with
-        the entry), unless that would put the stop on the wrong side of the fill."""
-        if fill_price == plan.entry_price:
-            return plan.stop_price
-        away = Rounding.FLOOR if plan.side is PositionSide.LONG else Rounding.CEIL  # never tighter than planned
-        moved = self.executor.instrument(plan.symbol).round_price(fill_price + (plan.stop_price - plan.entry_price),
-                                                                  away)
-        return moved if plan.side.sign * (fill_price - moved) > 0 else plan.stop_price
 
     # -- protection and flattening ------------------------------------------------------------
 
@@ -580,6 +575,29 @@ class Engine:
     def _fallback_stop_pct(self) -> float:
         stops = [c.stop_loss_pct for c in self.settings.strategies.values() if c.enabled and c.stop_loss_pct]
         return min(stops) if stops else 0.05
+
+
+def exits_for_fill(instrument: Instrument, plan: OrderPlan, fill_price: float) -> tuple[float, float | None]:
+    """Stop and take-profit at the planned *distances* from the real fill price.
+
+    The risk plan priced them from the reference price at decision time; on a fast market the
+    fill can be far from it, and a take-profit left where it was planned could even sit on the
+    wrong side of the entry. Stops round away from the entry (as the risk manager's do),
+    take-profits toward it; if the moved stop would not be on the loss side of the fill, the
+    planned one is kept.
+    """
+    if fill_price == plan.entry_price:
+        return plan.stop_price, plan.take_profit_price
+    long = plan.side is PositionSide.LONG
+    stop = instrument.round_price(fill_price + (plan.stop_price - plan.entry_price),
+                                  Rounding.FLOOR if long else Rounding.CEIL)
+    if plan.side.sign * (fill_price - stop) <= 0:
+        stop = plan.stop_price
+    take_profit = None
+    if plan.take_profit_price is not None:
+        take_profit = instrument.round_price(fill_price + (plan.take_profit_price - plan.entry_price),
+                                             Rounding.CEIL if long else Rounding.FLOOR)
+    return stop, take_profit
 
 
 class _InstrumentLookup(dict):

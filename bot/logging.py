@@ -37,11 +37,16 @@ _secrets: set[str] = set()
 _lock = threading.Lock()
 
 
+#: Shorter values are not treated as secrets: redacting them would mangle ordinary words (the
+#: emulator's demo key ``test`` would blank out "testnet"). Real API keys and secrets are 64 chars.
+MIN_SECRET_LENGTH = 8
+
+
 def register_secrets(*values: str | None) -> None:
     """Remember secret values so that no log line can ever contain them."""
     with _lock:
         for value in values:
-            if value and len(value) >= 4:
+            if value and len(value) >= MIN_SECRET_LENGTH:
                 _secrets.add(value)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.core.enums import ExitReason, OrderStatus
 from bot.execution.base import Executor
+from bot.execution.ids import parse_client_order_id
 from bot.execution.types import FillState
 from bot.trading.book import OpenTrade
 
@@ -70,7 +71,9 @@ async def resolve_exit(executor: Executor, trade: OpenTrade, *, now_ms: int,
 def _candidates(trade: OpenTrade, own: dict[str, ExitReason] | None):
     out: list[tuple[str, tuple[ExitReason, bool]]] = []
     for client_id, reason in (own or {}).items():
-        out.append((client_id, (reason, False)))
+        parsed = parse_client_order_id(client_id)
+        if parsed is not None and parsed[1] == trade.key[:10]:  # only this trade's own exits
+            out.append((client_id, (reason, False)))
     if trade.stop_client_id:
         out.append((trade.stop_client_id, (ExitReason.STOP_LOSS, True)))
     if trade.tp_client_id:
