@@ -68,14 +68,24 @@ async def resolve_exit(executor: Executor, trade: OpenTrade, *, now_ms: int,
     return ExitInfo(reason, price, ts, pnl, fees, tuple(used), frozenset(exit_order_ids), closing_client_id)
 
 
+_ROLE_REASON = {"s": ExitReason.STOP_LOSS, "t": ExitReason.TAKE_PROFIT}
+
+
 def _candidates(trade: OpenTrade, own: dict[str, ExitReason] | None):
+    """Every order of this trade that could have closed it, newest first: its own market exits
+    (with the reason they were sent for), then *every* stop and take-profit it ever had — a
+    stop replaced a moment too late may be the one that fired."""
+    own = own or {}
+    known = dict.fromkeys([*trade.order_ids, trade.stop_client_id, trade.tp_client_id, *own])
     out: list[tuple[str, tuple[ExitReason, bool]]] = []
-    for client_id, reason in (own or {}).items():
+    for client_id in known:
         parsed = parse_client_order_id(client_id)
-        if parsed is not None and parsed[1] == trade.key[:10]:  # only this trade's own exits
-            out.append((client_id, (reason, False)))
-    if trade.stop_client_id:
-        out.append((trade.stop_client_id, (ExitReason.STOP_LOSS, True)))
-    if trade.tp_client_id:
-        out.append((trade.tp_client_id, (ExitReason.TAKE_PROFIT, True)))
-    return out
+        if parsed is None or parsed[1] != trade.key[:10]:
+            continue  # not ours, or another trade's
+        role, seq = parsed[2], parsed[3]
+        if role == "x" and client_id in own:
+            out.append((client_id, (own[client_id], False), seq))
+        elif role in _ROLE_REASON:
+            out.append((client_id, (_ROLE_REASON[role], True), seq))
+    out.sort(key=lambda item: (parse_client_order_id(item[0])[2] != "x", -item[2]))
+    return [(client_id, candidate) for client_id, candidate, _ in out]

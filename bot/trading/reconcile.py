@@ -21,7 +21,7 @@ from loguru import logger
 
 from bot.core.enums import ExitReason, MarginMode, PositionSide
 from bot.execution.base import Executor
-from bot.execution.ids import PREFIX, intent_key
+from bot.execution.ids import PREFIX, intent_key, parse_client_order_id
 from bot.journal import Journal
 from bot.risk.stops import ProtectionPlan
 from bot.trading.book import OpenTrade, TradeBook
@@ -148,9 +148,13 @@ class Reconciler:
 
     def _trade_from_journal(self, view: Any, reader: Any) -> OpenTrade:
         stop_cid = tp_cid = None
+        key: str | None = None
         order_ids: dict[str, str] = {}
         for order in reader.orders(trade_id=view.id):
             order_ids[order.client_order_id] = order.id
+            parsed = parse_client_order_id(order.client_order_id)
+            if parsed is not None and key is None:
+                key = parsed[1]  # the key every client id of this trade was derived from
             if order.purpose == "stop":
                 stop_cid = order.client_order_id
             elif order.purpose == "take_profit":
@@ -162,7 +166,7 @@ class Reconciler:
             trade_id=view.id, symbol=view.symbol, side=PositionSide(view.side), strategy=view.strategy,
             entry_ts=entry_ms, entry_price=float(view.entry_price), quantity=float(view.quantity),
             leverage=float(view.leverage), margin_mode=MarginMode(view.margin_mode),
-            key=intent_key(view.strategy, view.symbol, entry_ms, "resume"),
+            key=key or intent_key(view.strategy, view.symbol, entry_ms, "resume"),
             stop_price=float(view.current_stop) if view.current_stop is not None else None,
             take_profit_price=float(view.take_profit_price) if view.take_profit_price is not None else None,
             time_stop_ms=int(view.time_stop_at.timestamp() * 1000) if view.time_stop_at else None,

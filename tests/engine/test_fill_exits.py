@@ -53,7 +53,13 @@ def test_exit_attribution_ignores_exits_of_earlier_trades_on_the_same_symbol() -
     key_new = intent_key("funding_extreme", "RIVERUSDT", 2, "enter_long")
     own = {client_order_id("run00001", key_old, "x", 1): ExitReason.TAKE_PROFIT,
            client_order_id("run00001", key_new, "x", 1): ExitReason.SIGNAL}
+    s1, s2 = (client_order_id("run00001", key_new, "s", n) for n in (1, 2))
+    t1 = client_order_id("run00001", key_new, "t", 1)
     trade = OpenTrade("t", "RIVERUSDT", PositionSide.LONG, "funding_extreme", 2, 5.0, 1.0, 2, MarginMode.ISOLATED,
-                      key_new, stop_client_id=client_order_id("run00001", key_new, "s", 1))
+                      key_new, stop_client_id=s2, tp_client_id=t1,
+                      order_ids={client_order_id("run00001", key_new, "e", 0): "j0", s1: "j1", t1: "j2", s2: "j3"})
     candidates = _candidates(trade, own)
-    assert [c for c, _ in candidates] == [client_order_id("run00001", key_new, "x", 1), trade.stop_client_id]
+    # its own exit first; then every stop and take-profit it ever had, the older stop included
+    assert [c for c, _ in candidates] == [client_order_id("run00001", key_new, "x", 1), s2, s1, t1]
+    assert dict(candidates)[s1] == (ExitReason.STOP_LOSS, True)
+    assert dict(candidates)[t1] == (ExitReason.TAKE_PROFIT, True)
