@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 import ccxt.async_support as ccxt
@@ -33,7 +33,7 @@ from bot.core.enums import ExitReason, IntentKind, Mode, OrderType, PositionSide
 from bot.core.instrument import Instrument
 from bot.core.intents import Intent
 from bot.core.precision import Rounding
-from bot.core.timeutil import MS_PER_HOUR, iso
+from bot.core.timeutil import iso
 from bot.execution.base import Executor
 from bot.execution.ids import client_order_id, intent_key
 from bot.execution.types import (
@@ -73,7 +73,6 @@ class CycleReport:
     orders: int = 0
     equity: float = 0.0
     risk_state: str = RiskState.ACTIVE.value
-    notes: list[str] = field(default_factory=list)
 
 
 class Engine:
@@ -233,13 +232,16 @@ class Engine:
         report.risk_state = self.breaker.state.value
 
         if self.breaker.must_flatten:
-            report.orders += await self._flatten(positions, open_orders, now)
-            positions, balance, open_orders = await self._sync_account(now)
+            changed = await self._flatten(positions, open_orders, now)
+            report.orders += changed
+            if changed:
+                positions, balance, open_orders = await self._sync_account(now)
             if not positions and self.breaker.data.halt_reason is TransitionReason.KILL_SWITCH:
                 self.request_stop("kill_switch")  # `derivbot halt`: flatten, then stop
         elif self.trading_allowed:
             await self._decide_and_trade(snaps, positions, balance, now, report)
-            positions, balance, open_orders = await self._sync_account(now)
+            if report.orders:  # the account changed: the watchdog must see it as it is now
+                positions, balance, open_orders = await self._sync_account(now)
         else:
             await self._reconcile(now)  # not trading until journal and exchange agree
             if not self.trading_allowed and self.cycles % 10 == 0:
@@ -411,10 +413,12 @@ class Engine:
                 if state is not None:
                     report.exits += 1
                     report.orders += 1
+        if report.exits:
+            positions = await self.executor.positions()
         for intent in entries:
             if intent.symbol in self.book:
                 continue
-            account = self._account(await self.executor.positions(), balance, now)
+            account = self._account(positions, balance, now)
             price = self._last_marks.get(intent.symbol)
             if price is None:
                 continue
@@ -430,14 +434,13 @@ class Engine:
             if await self._enter(intent, decision, decision_id, signal_ids.get(id(intent)), now):
                 report.entries += 1
                 report.orders += 1
+                positions = await self.executor.positions()  # the next intent sees this exposure
 
     def _with_config(self, intent: Intent, name: str) -> Intent:
         """Fill the stop/take-profit/leverage/time stop from the strategy's config when absent."""
         cfg = self.settings.strategies.get(name)
         if cfg is None or not intent.is_entry:
             return intent
-        from dataclasses import replace
-
         return replace(
             intent,
             stop_loss_pct=intent.stop_loss_pct or cfg.stop_loss_pct,
@@ -527,13 +530,15 @@ class Engine:
         return await self.protector.apply(actions, now)
 
     async def _flatten(self, positions: list[PositionState], open_orders: list[OrderState], now: int) -> int:
-        """HALTED: cancel entry orders, close every position at market."""
+        """HALTED: cancel entry orders, close every position at market. Returns how many orders
+        were sent or cancelled (0: nothing changed, no need to re-read the account)."""
         assert self.protector is not None
         sent = 0
         for order in open_orders:
             if order.is_open and not order.is_protective and not order.reduce_only:
                 await self.executor.cancel(order.symbol, exchange_id=order.exchange_id,
                                            conditional=order.is_conditional)
+                sent += 1
         for pos in positions:
             state = await self.protector.close_at_market(pos.symbol, pos.side.exit_order_side, pos.quantity,
                                                          ExitReason.HALT, detail="circuit breaker halted",
@@ -620,4 +625,4 @@ def _new_trade_id() -> str:
     return str(uuid.uuid4())
 
 
-__all__ = ["MS_PER_HOUR", "CycleReport", "Engine"]
+__all__ = ["CycleReport", "Engine", "exits_for_fill"]
