@@ -87,54 +87,20 @@ def backtest(
 
         result = asyncio.run(run_backtest(settings, store, strategies, journal_url=url, start_ms=start_ms,
                                           end_ms=end_ms, progress=tick))
+    from bot.review.summary import to_jsonable
+
     if as_json:
         print_json({"start": iso(result.start_ms), "end": iso(result.end_ms), "symbols": result.symbols,
-                    "symbol_bars": result.symbol_bars, "journal": url, "stats": result.stats})
+                    "symbol_bars": result.symbol_bars, "journal": url,
+                    "stats": to_jsonable(result.summary["total"]), "summary": to_jsonable(result.summary),
+                    "closed_trades": result.trades})
         return
-    print_backtest_report(result, url)
+    from bot.cli.review_cmd import render_summary
 
-
-def print_backtest_report(result: Any, journal_url: str) -> None:
-    s = result.stats
-    table = Table(title=f"backtest {iso(result.start_ms)} .. {iso(result.end_ms)} ({len(result.symbols)} symbols)")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    rows = [
-        ("trades", f"{s['trades']}"),
-        ("net P&L (after fees and funding)", f"{s['net_pnl']:.2f} USDT"),
-        ("fees", f"{s['fees']:.2f}"),
-        ("funding (received +)", f"{s['funding']:.2f}"),
-        ("return", f"{s['return'] * 100:.2f}%"),
-        ("win rate", _pct(s["win_rate"])),
-        ("profit factor", _num(s["profit_factor"])),
-        ("expectancy", _num(s["expectancy"])),
-        ("Sharpe (daily, 365)", _num(s["sharpe"])),
-        ("Sortino (daily, 365)", _num(s["sortino"])),
-        ("max drawdown", _pct(s["max_drawdown"])),
-        ("Calmar", _num(s["calmar"])),
-        ("exposure (time in market)", _pct(s["exposure"])),
-    ]
-    for name, value in rows:
-        table.add_row(name, value)
-    console.print(table)
-    breakdown = Table(title="per strategy and symbol")
-    for col in ("group", "trades", "win rate", "net P&L", "fees", "funding"):
-        breakdown.add_column(col, justify="right" if col != "group" else "left")
-    for key in sorted(s["breakdown"]):
-        row = s["breakdown"][key]
-        breakdown.add_row(key, str(row["trades"]), _pct(row["wins"] / row["trades"]), f"{row['net_pnl']:.2f}",
-                          f"{row['fees']:.2f}", f"{row['funding']:.2f}")
-    if s["breakdown"]:
-        console.print(breakdown)
-    console.print(f"journal: {journal_url}")
-
-
-def _pct(value: float) -> str:
-    return "-" if value != value else f"{value * 100:.1f}%"
-
-
-def _num(value: float) -> str:
-    return "-" if value != value else f"{value:.2f}"
+    console.print(f"[bold]backtest[/] {iso(result.start_ms)} .. {iso(result.end_ms)}, {len(result.symbols)} symbols, "
+                  f"{result.symbol_bars:,} symbol-bars")
+    render_summary(result.summary)  # the same report `derivbot journal summary` gives for this run
+    console.print(f"journal: {url}")
 
 
 def status(journal: JournalOption = None, config: ConfigOption = None, as_json: JsonOption = False) -> None:

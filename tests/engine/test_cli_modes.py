@@ -92,8 +92,13 @@ def test_review_commands_on_a_backtest_journal(tmp_path: Path) -> None:
     bt = cli("backtest", "--data", "data/sample", "--symbol", "RIVERUSDT", "--from", "2025-12-20", "--to",
              "2026-01-10", "--journal", url, "--json")
     assert bt.returncode == 0, bt.stderr[-3000:]
-    stats = json.loads(bt.stdout)["stats"]
+    out_bt = json.loads(bt.stdout)
+    stats = out_bt["stats"]
     assert stats["trades"] > 5
+    # the report comes from the journal; the engine kept its own record of the same trades
+    closed = out_bt["closed_trades"]
+    assert len(closed) == stats["trades"]
+    assert sum(t["net"] for t in closed) == pytest.approx(stats["net_pnl"], abs=0.01)
     summary = json.loads(cli("journal", "summary", "--journal", url, "--json").stdout)
     assert summary["total"]["trades"] == stats["trades"]
     assert summary["total"]["net_pnl"] == pytest.approx(stats["net_pnl"], abs=0.01)
