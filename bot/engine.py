@@ -137,8 +137,7 @@ class Engine:
         for trade in list(self.book):
             self.book.remove(trade.symbol)
         self.plans.clear()
-        reconciler = Reconciler(self.executor, self.journal, self.book, self.plans, self.protector,
-                                fallback_stop_pct=self._fallback_stop_pct())
+        reconciler = Reconciler(self.executor, self.journal, self.book, self.plans, self.protector)
         report = await reconciler.run(now)
         self.trading_allowed = report.resolved
         self.journal.flush()

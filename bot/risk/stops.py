@@ -356,9 +356,14 @@ class StopWatchdog:
         return abs(a - b) <= tolerance
 
     def _fallback_stop(self, pos: PositionInfo) -> float:
-        raw = pos.entry_price * (1 - pos.side.sign * self.fallback_stop_pct)
-        instrument = self.instruments.get(pos.symbol)
-        mode = Rounding.FLOOR if pos.side is PositionSide.LONG else Rounding.CEIL
+        return self.fallback_stop(pos.symbol, pos.side, pos.entry_price)
+
+    def fallback_stop(self, symbol: str, side: PositionSide, entry_price: float) -> float:
+        """The stop for a position nobody planned (adopted, or found after a restart):
+        ``fallback_stop_pct`` from entry, rounded away from it."""
+        raw = entry_price * (1 - side.sign * self.fallback_stop_pct)
+        instrument = self.instruments.get(symbol)
+        mode = Rounding.FLOOR if side is PositionSide.LONG else Rounding.CEIL
         return instrument.round_price(raw, mode) if instrument is not None else raw
 
 

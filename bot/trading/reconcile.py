@@ -52,13 +52,12 @@ class ReconcileReport:
 
 class Reconciler:
     def __init__(self, executor: Executor, journal: Journal, book: TradeBook, plans: dict[str, ProtectionPlan],
-                 protector: Protector, *, fallback_stop_pct: float) -> None:
+                 protector: Protector) -> None:
         self.executor = executor
         self.journal = journal
         self.book = book
         self.plans = plans
         self.protector = protector
-        self.fallback_stop_pct = fallback_stop_pct
 
     async def run(self, now: int) -> ReconcileReport:
         report = ReconcileReport()
@@ -96,9 +95,10 @@ class Reconciler:
                 logger.warning("{}: journal quantity {} differs from exchange {}; using the exchange's",
                                trade.symbol, trade.quantity, pos.quantity)
                 trade.quantity = pos.quantity
+            fallback = self.protector.watchdog.fallback_stop(trade.symbol, trade.side, trade.entry_price)
             self.plans[trade.symbol] = ProtectionPlan(
                 symbol=trade.symbol, side=trade.side, entry_price=trade.entry_price,
-                stop_price=trade.stop_price or self._fallback(trade.side, trade.entry_price, trade.symbol),
+                stop_price=trade.stop_price or fallback,
                 take_profit_price=trade.take_profit_price, time_stop_ms=trade.time_stop_ms,
             )
             report.resumed.append(trade.symbol)
@@ -106,7 +106,7 @@ class Reconciler:
         for symbol, pos in positions.items():
             if symbol in self.book:
                 continue
-            stop = self._fallback(pos.side, pos.entry_price, symbol)
+            stop = self.protector.watchdog.fallback_stop(symbol, pos.side, pos.entry_price)
             trade = OpenTrade(
                 trade_id=_new_id(), symbol=symbol, side=pos.side, strategy="adopted", entry_ts=pos.ts or now,
                 entry_price=pos.entry_price, quantity=pos.quantity, leverage=pos.leverage or 1.0,
@@ -174,16 +174,6 @@ class Reconciler:
             stop_client_id=stop_cid, tp_client_id=tp_cid, adopted=view.strategy == "adopted",
             fees=fees, funding=funding, signal_id=view.signal_id, order_ids=order_ids,
         )
-
-    def _fallback(self, side: PositionSide, entry: float, symbol: str) -> float:
-        raw = entry * (1 - side.sign * self.fallback_stop_pct)
-        try:
-            from bot.core.precision import Rounding
-
-            mode = Rounding.FLOOR if side is PositionSide.LONG else Rounding.CEIL
-            return self.executor.instrument(symbol).round_price(raw, mode)
-        except KeyError:
-            return raw
 
 
 def _summary(report: ReconcileReport) -> str:
