@@ -100,6 +100,7 @@ class MarketDriver:
             else:
                 self._funding_cursor[symbol] = idx + 1
         self.synced_to = max(self.synced_to, t_ms)
+        self.exchange.advance_time(t_ms)  # a fill between two bars happens now, not at the last bar
         self.events_applied += len(pending)
         return len(pending)
 

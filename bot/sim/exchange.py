@@ -131,6 +131,12 @@ class SimExchange:
         st.mark = mark_path[-1]
         return events
 
+    def advance_time(self, ts_ms: int) -> None:
+        """Move the exchange clock forward without a market event: orders placed and fills made
+        from now on carry this time (the driver calls it as its clock moves between bars)."""
+        if ts_ms > self.now_ms:
+            self.now_ms = int(ts_ms)
+
     def set_price(self, symbol: str, ts_ms: int, last: float, mark: float | None = None) -> list[SimEvent]:
         """A price tick (control API / paper). A jump: stops crossed by it fill from the new price."""
         st = self._state_or_raise(symbol)

@@ -16,9 +16,9 @@ from bot.execution.base import Executor
 from bot.execution.types import OrderRejectedError, OrderRequest, OrderState, SubmitUnknownError
 from bot.journal import Journal
 
-#: How far before sending we look for an order's fills (they are matched by order id). Venue
-#: timestamps can trail the venue clock: the emulator stamps fills at the last bar it replayed.
-FILL_LOOKBACK_MS = 2 * 3_600_000
+#: How far before sending we look for an order's fills (they are matched by order id): a margin
+#: for the venue's clock against the time we read just before sending.
+FILL_LOOKBACK_MS = 60_000
 
 
 @dataclass(frozen=True, slots=True)
