@@ -1,8 +1,9 @@
 """Logging, configured in one place.
 
-Every sink goes through :func:`redact`, which removes registered secrets (API key, secret),
-signed query strings and API-key headers from the *formatted* text, so messages, ``extra``
-fields and tracebacks alike are cleaned before they reach a terminal or a file.
+Every sink goes through :func:`redact`, which removes registered secrets (API key, secret,
+the journal database password), signed query strings, API-key headers and the password of any
+``scheme://user:password@host`` URL from the *formatted* text, so messages, ``extra`` fields
+and tracebacks alike are cleaned before they reach a terminal or a file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from loguru import logger
 
@@ -23,6 +25,30 @@ if TYPE_CHECKING:
     from bot.config import LoggingSettings
 
 REDACTED = "***REDACTED***"
+#: What replaces a URL's password: short, so ``postgresql://bot:***@h/db`` still reads as a URL.
+URL_PASSWORD_MASK = "***"
+
+#: The password of ``scheme://[user]:password@host``. RFC 3986 userinfo holds no raw "/",
+#: whitespace or quotes, so those end the match (``http://host:8080/a@b`` is left alone); a raw
+#: "@" inside a password is tolerated: the last "@" before the host ends it, as for libpq.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"<>]*:)(?P<password>[^\s/'\"<>]+)@")
+#: libpq also takes the password as a query parameter (``...?password=x``).
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&;](?:password|passwd|pwd)=)(?P<password>[^&;\s'\"<>#]+)",
+                             re.IGNORECASE)
+
+
+def url_passwords(text: str) -> list[str]:
+    """Every URL password in ``text``, as written and percent-decoded (to register as secrets)."""
+    found = [m.group("password") for p in (_URL_PASSWORD, _QUERY_PASSWORD) for m in p.finditer(text)]
+    return sorted({v for raw in found for v in (raw, unquote(raw))})
+
+
+def mask_url_passwords(text: str) -> str:
+    """``text`` with the password of every URL replaced by ``***`` (user and host kept)."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{URL_PASSWORD_MASK}@", text)
+    return _QUERY_PASSWORD.sub(lambda m: m.group("head") + URL_PASSWORD_MASK, text)
+
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # A signed query string or body: everything from timestamp= to the signature.
@@ -64,13 +90,13 @@ def reset_secrets(values: frozenset[str] | set[str] = frozenset()) -> None:
 
 
 def redact(text: str) -> str:
-    """Remove secrets and signed requests from ``text``."""
+    """Remove secrets, URL passwords and signed requests from ``text``."""
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, REDACTED)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    return mask_url_passwords(text)
 
 
 class _RedactingStream:
@@ -84,14 +110,29 @@ class _RedactingStream:
         self._stream.flush()
 
 
+def _why_not(path: Path, exc: OSError) -> str:
+    """A reason a person can act on ("/x/y is a file, not a folder" rather than "File exists")."""
+    for ancestor in path.parents:
+        if ancestor.exists() and not ancestor.is_dir():
+            return f"{ancestor} is a file, not a folder"
+    return exc.strerror or type(exc).__name__
+
+
 class _RedactingJsonFile:
     """A loguru sink writing one redacted JSON object per line to a size-rotated file."""
 
     def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
-        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._handler = logging.handlers.RotatingFileHandler(
+                path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+            )
+        except OSError as exc:
+            # Imported here: bot.config imports this module.
+            from bot.config import ConfigError
+
+            raise ConfigError(f"logging.json_file: cannot write the log file {path}: {_why_not(path, exc)} "
+                              "(choose a writable path, or leave json_file unset)") from None
         self._handler.setFormatter(logging.Formatter("%(message)s"))
 
     def write(self, message: Message) -> None:
@@ -122,7 +163,11 @@ _CONSOLE_FORMAT = (
 
 def setup_logging(settings: LoggingSettings | None = None, *, stream: Any = None,
                   secrets: list[str] | None = None) -> None:
-    """(Re)configure loguru: a readable console sink and, optionally, a rotated JSON file."""
+    """(Re)configure loguru: a readable console sink and, optionally, a rotated JSON file.
+
+    Raises :class:`bot.config.ConfigError` when the JSON log file cannot be opened (the CLI
+    prints it and exits 2): a typo in a path is a configuration problem, not a crash.
+    """
     level = settings.level if settings else "INFO"
     register_secrets(*(secrets or []))
     logger.remove()

@@ -148,7 +148,7 @@ class Strategy(ABC, Generic[F]):
                                  f"'{cls.name}' (known: {known})")
                 else:
                     msg = item["msg"].removeprefix("Value error, ")
-                    lines.append(f"strategies.{cls.name}.params.{key}: {msg} (got {item.get('input')!r})")
+                    lines.append(f"strategies.{cls.name}.params.{key}: {msg} (got {_shown(item.get('input'))})")
             raise StrategyConfigError("invalid strategy parameters:\n  " + "\n  ".join(lines)) from None
 
     # -- what subclasses implement ---------------------------------------------------------
@@ -268,3 +268,13 @@ def _find(history: Sequence[Snapshot], last: Snapshot) -> int | None:
         if snap.ts < last.ts:
             return None
     return None
+
+
+#: Longest value an error message echoes: a 10,000-character parameter must not flood the terminal.
+MAX_ECHO_CHARS = 80
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` cut to :data:`MAX_ECHO_CHARS` plus an ellipsis, for error messages."""
+    text = repr(value)
+    return text if len(text) <= MAX_ECHO_CHARS else text[:MAX_ECHO_CHARS] + "…"

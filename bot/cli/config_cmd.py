@@ -7,7 +7,8 @@ import json
 import typer
 from rich.syntax import Syntax
 
-from bot.cli.common import ConfigOption, JsonOption, console, settings_from_cli
+from bot.cli.common import EXIT_CONFIG, ConfigOption, JsonOption, console, fail, settings_from_cli
+from bot.config import Settings
 
 config_app = typer.Typer(help="Validate and show the effective configuration.", no_args_is_help=True)
 
@@ -16,9 +17,26 @@ config_app = typer.Typer(help="Validate and show the effective configuration.", 
 def check(config: ConfigOption = None) -> None:
     """Validate the configuration; exit 0 when valid, 2 with the reason when not."""
     settings = settings_from_cli(config, configure_logging=False)
+    _check_strategies(settings)
     enabled = ", ".join(settings.enabled_strategies()) or "none"
     console.print(f"[green]ok[/]: mode={settings.mode.value} exchange={settings.exchange.id} "
                   f"strategies={enabled} journal={settings.journal.url.split('://', 1)[0]}")
+
+
+def _check_strategies(settings: Settings) -> None:
+    """Build every enabled strategy as ``run`` does, so an unknown name or a bad parameter fails
+    here (exit 2) rather than at the start of a run."""
+    from strategies import registry
+    from strategies.base import StrategyConfigError
+
+    errors = []
+    for name, strategy_config in settings.enabled_strategies().items():
+        try:
+            registry.build(name, strategy_config)
+        except StrategyConfigError as exc:
+            errors.append(str(exc))
+    if errors:
+        fail("\n".join(errors), EXIT_CONFIG)
 
 
 @config_app.command("show")

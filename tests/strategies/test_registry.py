@@ -37,6 +37,17 @@ def test_out_of_bounds_param_is_rejected_with_value() -> None:
         registry.build("short_squeeze", StrategyConfig(params={"deep_funding_rate": 0.01}))
 
 
+def test_a_huge_param_value_is_not_echoed_whole() -> None:
+    """Issue 16 item 11: a 10,000-character value is cut to 80 characters plus an ellipsis."""
+    value = "x" * 10_000
+    with pytest.raises(StrategyConfigError) as err:
+        registry.build("short_squeeze", StrategyConfig(params={"deep_funding_rate": value}))
+    message = str(err.value)
+    assert "params.deep_funding_rate" in message
+    assert "(got '" + "x" * 79 + "…)" in message  # repr's opening quote + 79 x = 80 characters
+    assert len(message) < 400
+
+
 def test_build_enabled_from_settings() -> None:
     settings = Settings(strategies={
         "short_squeeze": {"enabled": True, "stop_loss_pct": 0.08, "params": {"max_hold_hours": 24}},
