@@ -76,7 +76,7 @@ async def run_demo(settings: Settings, strategies: dict[str, Strategy], *, data_
         logger.info("demo: emulator at {} replaying {} .. {} at {:.0f}x", emulator.base_url, iso(start_ms),
                     iso(end_ms), speed)
         journal = Journal.open(journal_url)
-        data_client = connect(demo_settings)
+        data_client = connect(demo_settings, public=True)  # market data needs no keys
         executor = ExchangeExecutor(connect(demo_settings))
         for client in (data_client, executor.client):
             client.enableRateLimit = False  # our own budget paces requests (scaled, see above)

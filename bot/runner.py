@@ -2,7 +2,9 @@
 
 Paper mode reads the real market (public data, no keys) and fills in the simulated exchange
 core in-process; testnet and live modes trade through ccxt. ``--exchange-url`` points the
-client of any mode at our emulator.
+client of any mode at our emulator. Which endpoints and whether keys: ``bot.exchange.connect``
+decides from the mode; this module only carries the ``--i-accept-live-risk`` flag
+(``live_opt_in``) to every ``connect()`` call.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from typing import Any
 
 from loguru import logger
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.core.enums import Mode
 from bot.core.instrument import id_to_ccxt_symbol
 from bot.core.timeutil import now_ms
 from bot.engine import Engine
-from bot.exchange.connect import connect
+from bot.exchange.connect import connect, plan_endpoints
 from bot.execution.base import Executor
 from bot.execution.ccxt_map import instrument_from_ccxt
 from bot.execution.exchange import ExchangeExecutor
@@ -32,8 +34,12 @@ from strategies.base import Strategy
 CURRENT_ENGINE: Engine | None = None
 
 
-async def build_executor(settings: Settings, data_client: Any) -> Executor:
-    """Paper: simulated core over the exchange's markets; otherwise ccxt with keys."""
+async def build_executor(settings: Settings, data_client: Any, *, live_opt_in: bool = False) -> Executor:
+    """Paper: simulated core over the exchange's markets; otherwise ccxt with keys.
+
+    The executor's client is the only one that holds the keys (the market-data client is
+    public), so the live key-permission check asks it.
+    """
     if settings.mode is Mode.PAPER:
         markets = await data_client.load_markets()
         instruments = {m["id"]: instrument_from_ccxt(m) for m in markets.values()
@@ -42,17 +48,34 @@ async def build_executor(settings: Settings, data_client: Any) -> Executor:
                           taker_fee=settings.paper.taker_fee, seed=settings.paper.seed)
         # Decisions run on the market's clock (an accelerated emulator's too), not the sim's.
         return PaperExecutor(sim, instruments, data_client.fetch_time, live_prices=True)
+    client = connect(settings, live_opt_in=live_opt_in)
     if settings.mode is Mode.LIVE:
-        await check_key_permissions(data_client, settings)
-    return ExchangeExecutor(connect(settings))
+        try:
+            await check_key_permissions(client, settings)
+        except BaseException:
+            await client.close()
+            raise
+    return ExchangeExecutor(client)
+
+
+def liquidation_client(settings: Settings) -> Any | None:
+    """The ccxt.pro client for public liquidations, or ``None`` against our emulator (REST only).
+
+    Keyless in every mode (the stream is public, so the keys have no business on a WebSocket),
+    and on the mode's endpoints like every client: a testnet run listens to the demo venue's
+    stream, never production's with keys.
+    """
+    if settings.exchange.base_url:
+        return None
+    return connect(settings, public=True, pro=True)
 
 
 def _liquidation_stream(settings: Settings) -> tuple[Any, Any, Any]:
-    """Public liquidations over ccxt.pro, where the venue streams them (not our emulator, which
-    has no WebSocket): an aggregator for the snapshots and the watcher task feeding it."""
-    if settings.exchange.base_url:
+    """Public liquidations over ccxt.pro, where the venue streams them: an aggregator for the
+    snapshots, the watcher task feeding it, and the client (to close)."""
+    client = liquidation_client(settings)
+    if client is None:
         return None, None, None
-    client = connect(settings, pro=True)
     if not supports_liquidation_stream(client):
         return None, None, client
     aggregator = LiquidationAggregator()
@@ -73,17 +96,30 @@ async def check_key_permissions(client: Any, settings: Settings) -> None:
                        type(exc).__name__)
         return
     if restrictions.get("enableWithdrawals"):
-        raise SystemExit("refusing to trade live: this API key has withdrawal permission; create one without it")
+        # A ConfigError, so the CLI prints it as one redacted line (exit 2) like every other refusal.
+        raise ConfigError("refusing to trade live: this API key has withdrawal permission; "
+                          "create a key without it (Binance: API Management, untick 'Enable Withdrawals')")
 
 
 async def build_and_run(settings: Settings, strategies: dict[str, Strategy], *, max_cycles: int | None = None,
-                        duration_s: float | None = None, cycle_seconds: float | None = None) -> str:
+                        duration_s: float | None = None, cycle_seconds: float | None = None,
+                        live_opt_in: bool = False) -> str:
+    """Assemble and run the engine until it stops; returns the stop reason.
+
+    ``live_opt_in`` is the ``--i-accept-live-risk`` flag: ``connect()`` re-checks it (with
+    ``live.enabled``) for the keyed client, so a live run cannot trade without it whatever the
+    caller checked. The endpoint policy is checked (``plan_endpoints``) before the journal is
+    opened, so a refused combination (``EndpointPolicyError``) leaves no run behind.
+    """
     global CURRENT_ENGINE
-    journal = Journal.open(settings.journal.url, settings=settings.journal)
-    data_client = connect(settings)
+    plan_endpoints(settings, live_opt_in=live_opt_in)  # refuse early, before anything is opened
+    # Market data is public: its client never holds the keys, in any mode.
+    data_client = connect(settings, live_opt_in=live_opt_in, public=True)
+    journal = None
     watcher = pro_client = None
     try:
-        executor = await build_executor(settings, data_client)
+        journal = Journal.open(settings.journal.url, settings=settings.journal)
+        executor = await build_executor(settings, data_client, live_opt_in=live_opt_in)
         liquidations, watcher, pro_client = _liquidation_stream(settings)
         source = LiveSource(data_client, settings, liquidations=liquidations)
         engine_ref: list[Engine] = []
@@ -99,4 +135,5 @@ async def build_and_run(settings: Settings, strategies: dict[str, Strategy], *, 
         if pro_client is not None:
             await pro_client.close()
         await data_client.close()
-        journal.close()
+        if journal is not None:
+            journal.close()

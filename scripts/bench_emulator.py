@@ -28,7 +28,7 @@ S = "ORCA/USDT:USDT"
 
 
 async def _client(base_url: str, deadline: float, counts: list[int]) -> None:
-    ex = connect(Settings(exchange={"base_url": base_url, "api_key": "k", "api_secret": "s"}))
+    ex = connect(Settings(mode="testnet", exchange={"base_url": base_url, "api_key": "k", "api_secret": "s"}))
     ex.enableRateLimit = False
     try:
         await ex.load_markets()

@@ -66,7 +66,9 @@ class Emu:
 
 
 def make_settings(base_url: str, key: str = KEY, secret: str = SECRET) -> Settings:
-    return Settings(exchange={"base_url": base_url, "api_key": key, "api_secret": secret, "timeout_ms": 3000})
+    # testnet mode: paper-mode clients never carry keys (bot.exchange.connect), these calls are signed
+    return Settings(mode="testnet",
+                    exchange={"base_url": base_url, "api_key": key, "api_secret": secret, "timeout_ms": 3000})
 
 
 async def open_emu(store: Any, *, start: int = START, config: EmulatorConfig | None = None,

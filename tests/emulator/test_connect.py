@@ -10,8 +10,9 @@ from bot.config import Settings
 from bot.exchange.connect import connect, connected
 
 
-def _settings(**exchange: object) -> Settings:
-    return Settings(exchange={"api_key": "KEY-abcdef123", "api_secret": "SECRET-xyz987654", **exchange})
+def _settings(mode: str = "testnet", **exchange: object) -> Settings:
+    """Testnet by default: paper-mode clients never hold the keys (issue 16 item 1)."""
+    return Settings(mode=mode, exchange={"api_key": "KEY-abcdef123", "api_secret": "SECRET-xyz987654", **exchange})
 
 
 async def test_emulator_rewires_every_api_url_and_error_table() -> None:
@@ -45,8 +46,9 @@ async def test_testnet_uses_demo_trading_not_sandbox() -> None:
     assert ex.session is None or ex.session.closed
 
 
-async def test_live_keeps_real_hosts_and_other_ids_are_not_rewired() -> None:
-    async with connected(_settings()) as ex:
+async def test_paper_keeps_real_hosts_without_keys_and_other_ids_are_not_rewired() -> None:
+    async with connected(_settings("paper")) as ex:
         assert ex.urls["api"]["fapiPublic"] == "https://fapi.binance.com/fapi/v1"
+        assert not ex.apiKey and not ex.secret
     async with connected(_settings(base_url="http://127.0.0.1:1"), exchange_id="bybit") as other:
         assert "127.0.0.1" not in str(other.urls["api"])
