@@ -13,12 +13,16 @@ market (``bot.backtest``). Each cycle:
 6. an equity snapshot and a heartbeat.
 
 Stopping (Ctrl-C, SIGTERM, ``--max-cycles``) sends no new orders, leaves stops on the
-exchange, and closes the run's journal row with its exit reason.
+exchange, and closes the run's journal row with its exit reason. A stop request ends the pause
+between cycles at once and no further cycle starts; a start that fails closes the run row too
+(with an error exit reason), so ``derivbot status`` never shows a dead run as running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, replace
@@ -102,9 +106,13 @@ class Engine:
         self.histories: dict[str, deque[Snapshot]] = {}
         self.plans: dict[str, ProtectionPlan] = {}
         self.cycles = 0
+        #: cycles attempted by ``safe_cycle`` (skipped ones included): what ``--max-cycles`` counts
+        self.attempts = 0
         self.consecutive_failures = 0
         self.trading_allowed = False
         self._stop_reason: str | None = None
+        #: set by ``request_stop``; created inside ``run`` so it belongs to the running event loop
+        self._stop_event: asyncio.Event | None = None
         self._funding_seen: set[str] = set()
         self._funding_since: int | None = None
         self._last_marks: dict[str, float] = {}
@@ -114,21 +122,51 @@ class Engine:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> str:
-        """Start the run: journal row, venue connection, reconciliation. Returns the run id."""
+        """Start the run: journal row, venue connection, reconciliation. Returns the run id.
+
+        If anything after the journal row fails (bad keys, venue unreachable), the row is closed
+        with an error exit reason and the executor released before the error propagates.
+        """
         self.run_id = self.journal.start_run(self.mode, self.settings.config_hash(), __version__,
                                              params={"strategies": sorted(self.strategies)})
         self.run_key = self.run_key or self.run_id.replace("-", "")[:8]
         self.protector = Protector(self.router, self.journal, self.book, self.watchdog, self.run_key)
+        try:
+            now = await self._connect()
+            await self._reconcile(now)
+        except BaseException as exc:  # CancelledError too: the row must not stay "running"
+            await self._abort_start(exc)
+            raise
+        logger.info("run {} started in {} mode at {} ({} open trades after reconciliation)",
+                    self.run_id, self.mode.value, iso(now), len(self.book))
+        return self.run_id
+
+    async def _connect(self) -> int:
+        """Connect the executor and restore the breaker's journal trail; returns the venue's time."""
         await self.executor.start()
         self.watchdog.instruments = _InstrumentLookup(self.executor)
         for transition in self._restored_transitions:
             self._journal_transition(transition)
         now = await self.executor.now_ms()
         self._funding_since = now
-        await self._reconcile(now)
-        logger.info("run {} started in {} mode at {} ({} open trades after reconciliation)",
-                    self.run_id, self.mode.value, iso(now), len(self.book))
-        return self.run_id
+        return now
+
+    async def _abort_start(self, exc: BaseException) -> None:
+        """Close the run row of a start that failed, with the error as its exit reason."""
+        assert self.run_id is not None
+        cancelled = isinstance(exc, asyncio.CancelledError)
+        reason = "cancelled" if cancelled else f"error: start failed ({type(exc).__name__})"
+        now = int(time.time() * 1000)  # the venue's clock may be what failed
+        if not cancelled:
+            self.journal.record_event("engine_error", f"start failed: {type(exc).__name__}: {exc}",
+                                      severity="critical", ts=now)
+        self.journal.end_run(self.run_id, reason, ts=now)
+        self.journal.flush()
+        try:
+            await self.executor.close()
+        except Exception as close_exc:  # the start error is the one to report
+            logger.warning("closing the executor after a failed start: {}", type(close_exc).__name__)
+        self.run_id = None
 
     async def _reconcile(self, now: int) -> None:
         """Rebuild the book from the journal and diff it against the exchange (see
@@ -143,8 +181,14 @@ class Engine:
         self.journal.flush()
 
     def request_stop(self, reason: str) -> None:
-        """Ask the loop to stop after the current cycle (signal handlers call this)."""
+        """Ask the loop to stop after the current cycle; a pause between cycles ends at once.
+
+        Signal handlers (installed with ``loop.add_signal_handler``) and the cycle itself call
+        this on the event loop's thread, which ``asyncio.Event.set`` requires.
+        """
         self._stop_reason = self._stop_reason or reason
+        if self._stop_event is not None:
+            self._stop_event.set()
 
     async def shutdown(self, reason: str) -> None:
         """Close the run. No orders are cancelled: the stops stay on the exchange."""
@@ -164,26 +208,27 @@ class Engine:
 
     async def run(self, *, max_cycles: int | None = None, duration_s: float | None = None,
                   cycle_seconds: float | None = None) -> str:
-        """Cycle until stopped; returns the exit reason."""
+        """Cycle until stopped; returns the exit reason.
+
+        ``max_cycles`` counts attempts (a cycle skipped because the venue was down counts), so a
+        bounded run stays bounded during an outage. ``duration_s`` also bounds the last pause.
+        """
+        interval = cycle_seconds if cycle_seconds is not None else self.settings.engine.cycle_seconds
+        check_run_limits(interval, max_cycles, duration_s)
+        self._stop_event = asyncio.Event()
+        if self._stop_reason:
+            self._stop_event.set()
         if self.run_id is None:
             await self.start()
-        interval = cycle_seconds if cycle_seconds is not None else self.settings.engine.cycle_seconds
-        started = time.monotonic()
+        deadline = time.monotonic() + duration_s if duration_s is not None else None
         reason = "completed"
         try:
-            while True:
+            while (end := self._end_reason(max_cycles, deadline)) is None:
                 began = time.monotonic()
                 await self.safe_cycle()
-                if self._stop_reason:
-                    reason = self._stop_reason
-                    break
-                if max_cycles is not None and self.cycles >= max_cycles:
-                    reason = "max_cycles"
-                    break
-                if duration_s is not None and time.monotonic() - started >= duration_s:
-                    reason = "duration"
-                    break
-                await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
+                if self._end_reason(max_cycles, deadline) is None:  # no pause after the last cycle
+                    await self._pause(began + interval, deadline)
+            reason = end
         except asyncio.CancelledError:
             reason = "cancelled"
             raise
@@ -196,11 +241,32 @@ class Engine:
             await self.shutdown(reason)
         return reason
 
+    def _end_reason(self, max_cycles: int | None, deadline: float | None) -> str | None:
+        """Why the loop must end now (a stop request first), or None to go on."""
+        if self._stop_reason:
+            return self._stop_reason
+        if max_cycles is not None and self.attempts >= max_cycles:
+            return "max_cycles"
+        if deadline is not None and time.monotonic() >= deadline:
+            return "duration"
+        return None
+
+    async def _pause(self, until: float, deadline: float | None) -> None:
+        """Wait until ``until`` (monotonic), or the run's deadline, or a stop request."""
+        assert self._stop_event is not None
+        timeout = min(until, deadline if deadline is not None else math.inf) - time.monotonic()
+        if timeout <= 0:
+            return
+        with contextlib.suppress(TimeoutError):  # the pause ran its full length
+            await asyncio.wait_for(self._stop_event.wait(), timeout)
+
     # -- one cycle ------------------------------------------------------------------------------
 
     async def safe_cycle(self) -> CycleReport | None:
         """One cycle at the venue's time; a venue outage skips the cycle instead of stopping the
-        bot (resting stops keep protecting positions; the next cycle re-syncs everything)."""
+        bot (resting stops keep protecting positions; the next cycle re-syncs everything).
+        Every call counts as an attempt (``--max-cycles``), skipped or not."""
+        self.attempts += 1
         try:
             now = await self.executor.now_ms()
             return await self.cycle(now)
@@ -604,6 +670,19 @@ def exits_for_fill(instrument: Instrument, plan: OrderPlan, fill_price: float) -
     return stop, take_profit
 
 
+def check_run_limits(cycle_seconds: float, max_cycles: int | None, duration_s: float | None) -> None:
+    """Refuse loop bounds that would spin without pausing or never end (NaN, inf, <= 0).
+
+    The CLI validates its flags with a clear message first; this guards every other caller.
+    """
+    if not (math.isfinite(cycle_seconds) and cycle_seconds > 0):
+        raise ValueError(f"cycle_seconds must be a finite number > 0, got {cycle_seconds!r}")
+    if max_cycles is not None and max_cycles < 1:
+        raise ValueError(f"max_cycles must be >= 1, got {max_cycles!r}")
+    if duration_s is not None and not (math.isfinite(duration_s) and duration_s > 0):
+        raise ValueError(f"duration_s must be a finite number of seconds > 0, got {duration_s!r}")
+
+
 class _InstrumentLookup(dict):
     """Lets the watchdog look instruments up lazily from the executor."""
 
@@ -624,4 +703,4 @@ def _new_trade_id() -> str:
     return str(uuid.uuid4())
 
 
-__all__ = ["CycleReport", "Engine", "exits_for_fill"]
+__all__ = ["CycleReport", "Engine", "check_run_limits", "exits_for_fill"]

@@ -8,6 +8,7 @@ import sys
 import typer
 
 from bot import __version__
+from bot.cli.common import report_error
 
 app = typer.Typer(
     name="derivbot",
@@ -52,8 +53,15 @@ for _module in _COMMAND_MODULES:
 
 
 def run() -> None:
-    """Console-script entry: run the app, mapping a Ctrl-C to exit code 130."""
+    """Console-script entry: run the app, mapping a Ctrl-C to exit code 130.
+
+    The one place an uncaught exception of any command ends up: it is printed as one redacted
+    line with a hint and exit code 1 (2 for a configuration error), never as a traceback, which
+    could carry a signed URL or a password (``DERIVBOT_DEBUG=1`` shows it, redacted).
+    """
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        sys.exit(report_error(exc))

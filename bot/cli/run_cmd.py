@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from bot.cli.common import (
     ConfigOption,
     JournalOption,
     JsonOption,
+    clean_errors,
     console,
     fail,
     nested_overrides,
@@ -68,25 +70,28 @@ def backtest(
     run_dir = Path("data/runs")
     url = journal or f"sqlite:///{run_dir / f'backtest-{int(time.time())}.sqlite'}"
     settings = settings_from_cli(config, nested_overrides(**{"journal.url": url}))
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if not data.is_dir():
         fail(f"data folder not found: {data}")
     strategies = load_strategies(settings, strategy)
-    start_ms = to_ms(start) if start else None
-    end_ms = to_ms(end) if end else None
-    store = MarketStore.load(data, symbols=symbols or None, start_ms=(start_ms - 3 * 86_400_000) if start_ms else None,
-                             end_ms=end_ms)
-    with Progress(TextColumn("backtest"), BarColumn(), TextColumn("{task.fields[at]}"), TimeRemainingColumn(),
-                  console=console, transient=True, disable=as_json) as progress:
-        task = progress.add_task("bt", total=1.0, at="")
+    with clean_errors(url):
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        start_ms = to_ms(start) if start else None
+        end_ms = to_ms(end) if end else None
+        store = MarketStore.load(data, symbols=symbols or None,
+                                 start_ms=(start_ms - 3 * 86_400_000) if start_ms else None, end_ms=end_ms)
+        _require_history(store, data, symbols)
+        progress_bar = Progress(TextColumn("backtest"), BarColumn(), TextColumn("{task.fields[at]}"),
+                                TimeRemainingColumn(), console=console, transient=True, disable=as_json)
+        with progress_bar as progress:
+            task = progress.add_task("bt", total=1.0, at="")
 
-        def tick(t: int, s: int, e: int) -> None:
-            if (t - s) % (24 * 3_600_000) == 0:
-                progress.update(task, completed=(t - s) / max(1, e - s), at=iso(t)[:10])
+            def tick(t: int, s: int, e: int) -> None:
+                if (t - s) % (24 * 3_600_000) == 0:
+                    progress.update(task, completed=(t - s) / max(1, e - s), at=iso(t)[:10])
 
-        result = asyncio.run(run_backtest(settings, store, strategies, journal_url=url, start_ms=start_ms,
-                                          end_ms=end_ms, progress=tick))
+            result = asyncio.run(run_backtest(settings, store, strategies, journal_url=url, start_ms=start_ms,
+                                              end_ms=end_ms, progress=tick))
     from bot.review.summary import to_jsonable
 
     if as_json:
@@ -103,6 +108,26 @@ def backtest(
     console.print(f"journal: {url}")
 
 
+def _require_history(store: Any, data: Path, symbols: list[str] | None) -> None:
+    """Exit with the expected layouts when ``data`` holds no price bars (for ``symbols``)."""
+    if any(len(store[s].ts) > 0 for s in store.symbols):
+        return
+    which = f" for {', '.join(symbols)}" if symbols else ""
+    fail(f"no usable market history in {data}{which}: expected 1h price bars in derivbot's layout "
+         "(<dir>/<exchange>/<SYMBOL>/ohlcv_1h.parquet, written by `derivbot data import`) or freqtrade's "
+         "(<dir>/<exchange>/futures/<PAIR>-1h-futures.feather); see bot/data/README.md")
+
+
+def _require_journal_file(url: str) -> None:
+    """A status view reads a journal: a mistyped SQLite path is an error, not a new empty journal."""
+    from bot.journal.db import sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        fail(f"journal file {path} does not exist: pass --journal sqlite:///PATH of an existing journal "
+             "(the bot creates it on its first run)")
+
+
 def status(journal: JournalOption = None, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """State, open positions with their stops, and P&L, from the journal."""
     from bot.journal.migrate import upgrade_to_head
@@ -111,17 +136,19 @@ def status(journal: JournalOption = None, config: ConfigOption = None, as_json: 
 
     settings = settings_from_cli(config, nested_overrides(**{"journal.url": journal}), configure_logging=False)
     url = settings.journal.url
-    upgrade_to_head(url)
     files = RiskFiles.from_halt_file(settings.engine.halt_file)
     try:
         risk_state = files.load_state() or {}
     except Exception as exc:  # a corrupt state file is reported, not fatal for a status view
         risk_state = {"state": f"unreadable ({exc})"}
-    with JournalReader(url) as reader:
-        run = reader.latest_run()
-        open_trades = reader.open_trades()
-        closed = [t for t in reader.trades() if not t.is_open]
-        equity = reader.equity(run_id=run.id) if run else []
+    with clean_errors(url):
+        _require_journal_file(url)
+        upgrade_to_head(url)
+        with JournalReader(url) as reader:
+            run = reader.latest_run()
+            open_trades = reader.open_trades()
+            closed = [t for t in reader.trades() if not t.is_open]
+            equity = reader.equity(run_id=run.id) if run else []
     net = sum(float(t.net_pnl or 0) for t in closed)
     data = {
         "journal": url.split("@")[-1],
@@ -166,9 +193,12 @@ def run(
     journal: JournalOption = None,
     exchange_url: Annotated[str | None, typer.Option("--exchange-url", help="Point the exchange client at this URL "
                                                      "(e.g. our emulator).")] = None,
-    max_cycles: Annotated[int | None, typer.Option("--max-cycles", min=1)] = None,
-    duration: Annotated[float | None, typer.Option("--duration", help="Stop after this many seconds.")] = None,
-    cycle_seconds: Annotated[float | None, typer.Option("--cycle-seconds", help="Override the cycle interval.")] = None,
+    max_cycles: Annotated[int | None, typer.Option(
+        "--max-cycles", min=1, help="Stop after this many cycle attempts (a cycle skipped while the venue is "
+        "unreachable counts).")] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="Stop after this many seconds (> 0).")] = None,
+    cycle_seconds: Annotated[float | None, typer.Option(
+        "--cycle-seconds", help="Override engine.cycle_seconds (> 0, <= 3600).")] = None,
     accept_live_risk: Annotated[bool, typer.Option("--i-accept-live-risk",
                                                    help="Required, with live.enabled = true, for live mode.")] = False,
 ) -> None:
@@ -176,8 +206,10 @@ def run(
     from bot.runner import build_and_run
 
     overrides = nested_overrides(**{"mode": mode.value if mode else None, "journal.url": journal,
-                                    "exchange.base_url": exchange_url})
-    settings = settings_from_cli(config, overrides)
+                                    "exchange.base_url": exchange_url, "engine.cycle_seconds": cycle_seconds})
+    settings = settings_from_cli(config, overrides, flags=_RUN_FLAGS)
+    if duration is not None and not (math.isfinite(duration) and duration > 0):
+        fail(f"--duration must be a finite number of seconds > 0, got {duration}", EXIT_CONFIG)
     if settings.mode is Mode.LIVE:
         if not settings.live.enabled:
             fail("live mode needs live.enabled = true in the config AND --i-accept-live-risk", EXIT_CONFIG)
@@ -187,26 +219,45 @@ def run(
         fail(f"{settings.mode.value} mode needs DERIVBOT_EXCHANGE__API_KEY and DERIVBOT_EXCHANGE__API_SECRET "
              "(environment or .env)", EXIT_CONFIG)
     strategies = load_strategies(settings)
-    reason = _run_with_signals(build_and_run(settings, strategies, max_cycles=max_cycles, duration_s=duration,
-                                             cycle_seconds=cycle_seconds))
+    with clean_errors(settings.journal.url):
+        # cycle_seconds is in the settings now, validated like the config field
+        reason = _run_with_signals(build_and_run(settings, strategies, max_cycles=max_cycles, duration_s=duration,
+                                                 live_opt_in=accept_live_risk))
     console.print(f"stopped: {reason}; journal: {settings.journal.url.split('@')[-1]}")
 
 
+#: ``run`` flags that override a settings field (their errors name both).
+_RUN_FLAGS = {"engine.cycle_seconds": "--cycle-seconds", "exchange.base_url": "--exchange-url",
+              "journal.url": "--journal"}
+
+
 def _run_with_signals(coro: Any) -> Any:
-    """Run ``coro``; SIGINT/SIGTERM ask the engine to stop after its cycle (stops stay on)."""
+    """Run ``coro``; SIGINT/SIGTERM ask the engine to stop (no new cycle, stops stay on).
+
+    Before the engine exists (journal opening, markets loading) a signal cancels the assembly
+    instead, and the signal's name is returned as the stop reason.
+    """
     async def main() -> Any:
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(coro)
         from bot import runner
 
+        cancelled_by: list[str] = []
+
         def request(reason: str) -> None:
             if runner.CURRENT_ENGINE is not None:
                 runner.CURRENT_ENGINE.request_stop(reason)
             else:
+                cancelled_by.append(reason)
                 task.cancel()
         for sig, name in ((signal.SIGINT, "sigint"), (signal.SIGTERM, "sigterm")):
             loop.add_signal_handler(sig, request, name)
-        return await task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if cancelled_by:
+                return cancelled_by[0]
+            raise
 
     return asyncio.run(main())
 
