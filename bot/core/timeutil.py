@@ -50,3 +50,17 @@ def iso(ms: int | None) -> str:
     if ms is None:
         return "-"
     return to_datetime(ms).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_utc_datetime(text: str) -> datetime:
+    """An ISO-8601 date or date-time as an aware UTC ``datetime``.
+
+    Without an offset the value is UTC, never local time, so the same filter reads the same
+    journal rows on every machine; a trailing ``Z`` is accepted. Raises ``ValueError`` for text
+    that is not ISO (callers turn it into their own message: a CLI error, an HTTP 400).
+    """
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

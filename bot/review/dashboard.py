@@ -4,19 +4,26 @@ Pages: ``/`` summary with the equity chart, ``/trades`` a table filtered by quer
 (strategy, symbol, mode, status, run, since), ``/trade/{id}`` the trade's story with its chart,
 ``/api/summary`` the summary as JSON. There are no forms that post and no write paths; the engine
 itself is read-only (:mod:`bot.review.db`), so a bug here cannot alter the journal.
+
+Only requests whose ``Host`` header names this server are answered (loopback names, the bound
+``--host`` and any ``--allow-host``); others get 400. Without that check a web page the user
+visits could point its own domain at 127.0.0.1 (DNS rebinding) and read the journal.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+import ipaddress
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.engine import Engine
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from bot.core.timeutil import parse_utc_datetime
 from bot.review import service
 from bot.review.db import open_readonly
 from bot.review.formatting import STAT_FIELDS
@@ -27,6 +34,8 @@ from bot.review.templating import environment
 
 MODES = ("paper", "testnet", "live")
 MAX_ROWS = 1000
+#: Host header names always accepted: the loopback names a local browser uses.
+LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
 
 
 def _param(request: Request, name: str) -> str | None:
@@ -42,20 +51,44 @@ def _filter(request: Request) -> ReviewFilter:
     since = _param(request, "since")
     since_dt = None
     if since is not None:
-        from bot.cli.review_cmd import parse_since
-
         try:
-            since_dt = parse_since(since)
-        except Exception:
+            since_dt = parse_utc_datetime(since)
+        except ValueError:
             raise HTTPException(400, "since must be an ISO date like 2024-05-01") from None
     return ReviewFilter(run_id=_param(request, "run"), since=since_dt, mode=mode,
                         strategy=_param(request, "strategy"), symbol=_param(request, "symbol"))
 
 
-def create_app(url: str, engine: Engine | None = None) -> FastAPI:
-    """The dashboard app over the journal at ``url`` (opened read-only here)."""
+def _host_name(name: str, flag: str = "--allow-host") -> str:
+    """A name as it appears in a Host header: IPv6 literals in brackets, lower case. A name
+    with a wildcard or a port is refused (ValueError): only exact names are trusted."""
+    text = name.strip().lower()
+    if not text or "*" in text or "/" in text:
+        raise ValueError(f"{flag} {name!r} is not a host name (no wildcards, ports or paths)")
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        if isinstance(ipaddress.ip_address(bare), ipaddress.IPv6Address):
+            return f"[{bare}]"
+    except ValueError:
+        if ":" in bare:
+            raise ValueError(f"{flag} {name!r} is not a host name (no ports)") from None
+    return bare
+
+
+def allowed_hosts(host: str = "127.0.0.1", extra: Iterable[str] = ()) -> list[str]:
+    """The Host header names the dashboard answers: loopback, the bound ``host``, ``extra``."""
+    names = [*LOOPBACK_HOSTS, _host_name(host, "--host"), *(_host_name(e) for e in extra)]
+    return list(dict.fromkeys(names))
+
+
+def create_app(url: str, engine: Engine | None = None, *, host: str = "127.0.0.1",
+               extra_hosts: Iterable[str] = ()) -> FastAPI:
+    """The dashboard app over the journal at ``url`` (opened read-only here), answering only
+    requests addressed to :func:`allowed_hosts` (``host`` is the address it is bound to)."""
+    trusted = allowed_hosts(host, extra_hosts)  # ValueError before the journal is opened
     db = engine or open_readonly(url)
     env = environment()
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -63,6 +96,7 @@ def create_app(url: str, engine: Engine | None = None) -> FastAPI:
 
     app = FastAPI(title="derivbot journal", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=trusted, www_redirect=False)
 
     def page(name: str, request: Request, **ctx: Any) -> HTMLResponse:
         params = {k: _param(request, k) for k in ("mode", "strategy", "symbol", "status", "run", "since")}

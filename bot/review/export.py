@@ -18,25 +18,32 @@ import pyarrow.parquet as pq
 from sqlalchemy.engine import Engine
 
 from bot.review import service
+from bot.review.outfile import OutputPolicy
 from bot.review.queries import ReviewFilter
 
 EXPORT_TABLES: tuple[str, ...] = ("trades", "orders", "fills", "funding", "equity", "signals")
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "parquet")
 
 
-def export_table(engine: Engine, what: str, fmt: str, out: Path, flt: ReviewFilter = ReviewFilter()) -> int:
-    """Write ``what`` rows to ``out`` as ``fmt``; returns the number of rows written."""
+def export_table(engine: Engine, what: str, fmt: str, out: Path, flt: ReviewFilter = ReviewFilter(),
+                 policy: OutputPolicy = OutputPolicy()) -> int:
+    """Write ``what`` rows to ``out`` as ``fmt``; returns the number of rows written.
+
+    ``out`` is written under ``policy`` (:mod:`bot.review.outfile`): never over the journal,
+    over an existing file only with ``force``, atomically. The default policy protects nothing
+    but still refuses existing files; the CLI passes :meth:`OutputPolicy.for_journal`."""
     if what not in EXPORT_TABLES:
         raise ValueError(f"cannot export {what!r}: choose one of {', '.join(EXPORT_TABLES)}")
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}: choose csv or parquet")
     df = service.table(engine, what, flt)
     df = _json_columns(df)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    policy.check(out)  # refuse before the table is converted, not after
     if fmt == "csv":
-        df.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+        policy.write(out, lambda tmp: df.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ"))
     else:
-        pq.write_table(_arrow_table(df), out)
+        table = _arrow_table(df)
+        policy.write(out, lambda tmp: pq.write_table(table, tmp))
     return len(df)
 
 

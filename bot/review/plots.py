@@ -25,9 +25,16 @@ from loguru import logger
 from sqlalchemy.engine import Engine
 
 from bot.review import queries as q
+from bot.review.outfile import OutputPolicy
 from bot.review.summary import daily_equity
 
 DPI = 90
+
+
+def literal(text: Any) -> str:
+    """Journal text for a chart label: matplotlib reads ``$...$`` as math (a strategy or symbol
+    name like ``$\\oops$`` would fail the whole chart), so dollars are escaped."""
+    return str(text).replace("$", r"\$")
 
 
 def _png(fig: Any) -> bytes:
@@ -62,7 +69,7 @@ def pnl_by_png(trades_df: pd.DataFrame, column: str) -> bytes:
     if pnl.empty:
         ax.text(0.5, 0.5, "no closed trades", ha="center", va="center", transform=ax.transAxes)
     else:
-        ax.barh(pnl.index.astype(str), pnl.to_numpy(),
+        ax.barh([literal(name) for name in pnl.index], pnl.to_numpy(),
                 color=["tab:green" if v >= 0 else "tab:red" for v in pnl.to_numpy()])
         ax.axvline(0, color="black", linewidth=0.8)
     ax.set_title(f"net P&L by {column}")
@@ -73,7 +80,7 @@ def pnl_by_png(trades_df: pd.DataFrame, column: str) -> bytes:
 def trade_png(trade: dict[str, Any], obs: pd.DataFrame) -> bytes:
     """Price around one trade with its levels; funding rate and open interest beneath."""
     fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(9, 6), sharex=True, height_ratios=[3, 1, 1])
-    title = f"{trade['symbol']} {trade['side']} {trade['strategy']} ({str(trade['trade_id'])[:8]})"
+    title = literal(f"{trade['symbol']} {trade['side']} {trade['strategy']} ({str(trade['trade_id'])[:8]})")
     if obs.empty:
         ax1.text(0.5, 0.5, "no market observations in the journal", ha="center", va="center",
                  transform=ax1.transAxes)
@@ -135,12 +142,16 @@ def all_charts(engine: Engine, flt: q.ReviewFilter = q.ReviewFilter(),
 
 
 def write_plots(engine: Engine, out_dir: Path, flt: q.ReviewFilter = q.ReviewFilter(),
-                max_trades: int = 50) -> list[Path]:
-    """Write every chart of :func:`all_charts` into ``out_dir``; returns the paths."""
+                max_trades: int = 50, policy: OutputPolicy = OutputPolicy()) -> list[Path]:
+    """Write every chart of :func:`all_charts` into ``out_dir``; returns the paths.
+
+    Every file goes through ``policy`` (:mod:`bot.review.outfile`). All targets are checked
+    before the first is written, so a refusal leaves the folder as it was."""
+    charts = all_charts(engine, flt, max_trades)
+    paths = [out_dir / name for name in charts]
+    for path in paths:
+        policy.check(path)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, data in all_charts(engine, flt, max_trades).items():
-        path = out_dir / name
-        path.write_bytes(data)
-        paths.append(path)
+    for path, data in zip(paths, charts.values(), strict=True):
+        policy.write_bytes(path, data)
     return paths

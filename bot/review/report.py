@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from bot.review import service
 from bot.review.formatting import STAT_FIELDS
+from bot.review.outfile import OutputPolicy
 from bot.review.plots import all_charts
 from bot.review.queries import ReviewFilter
 from bot.review.templating import environment
@@ -25,7 +26,9 @@ def render_report(engine: Engine, flt: ReviewFilter = ReviewFilter(), max_trades
         data=data, fields=STAT_FIELDS, charts=charts, generated=datetime.now(UTC))
 
 
-def write_report(engine: Engine, out: Path, flt: ReviewFilter = ReviewFilter(), max_trades: int = 20) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(engine, flt, max_trades), encoding="utf-8")
-    return out
+def write_report(engine: Engine, out: Path, flt: ReviewFilter = ReviewFilter(), max_trades: int = 20,
+                 policy: OutputPolicy = OutputPolicy()) -> Path:
+    """Render the report and write it to ``out`` under ``policy`` (:mod:`bot.review.outfile`):
+    checked before the (slow) rendering, written atomically after it."""
+    policy.check(out)
+    return policy.write_text(out, render_report(engine, flt, max_trades))

@@ -149,3 +149,57 @@ def _order_with_fill(j: Journal, sc: Scenario, run: str, mode: str, tid: str, co
     j.record_order_status(oid, ts=ts + timedelta(milliseconds=latency), status="filled", filled_qty=qty,
                           avg_price=price, run_id=run)
     sc.fills.append({"mode": mode, "side": side, "price": price, "requested": requested, "latency": latency})
+
+
+# -- hostile text (issue 16 item 9) -----------------------------------------------------------------
+
+#: Strings that Rich would read as markup (a closing tag with no opening one crashes it, a link
+#: tag makes a hyperlink, ``:name:`` becomes an emoji, a trailing backslash escapes what follows)
+#: and matplotlib as math (``$...$``). The review commands must show each one literally.
+CLOSE_TAG = "[/oops]"
+LINK = "[link=http://evil.example]click[/link]"
+EMOJI = ":thumbs_up:"
+HOSTILE_STRATEGY = "strat[/oops]"
+MATH_STRATEGY = "fx$\\oops$"
+HOSTILE_SYMBOL = "EVIL[bold]USDT"
+HOSTILE_MESSAGE = f"msg {CLOSE_TAG} {LINK} {EMOJI} C:\\"
+
+
+@dataclass
+class HostileScenario:
+    url: str
+    trade_id: str = ""
+
+
+def build_hostile_journal(url: str) -> HostileScenario:
+    """One paper run whose free text is all hostile: strategy names, a symbol, signal reasons,
+    a risk reason code and numbers, a stop-move reason, an event kind, message and data."""
+    sc = HostileScenario(url=url)
+    j = Journal.open(url)
+    try:
+        run = j.start_run("paper", "cfg", "0.1.0", started_at=at(0, 0))
+        j.record_equity(ts=at(0, 0), wallet=1000, unrealised=0, equity=1000, exposure=0, risk_state="active",
+                        run_id=run)
+        j.record_equity(ts=at(1, 0), wallet=1001, unrealised=0, equity=1001, exposure=0, risk_state="active",
+                        run_id=run)
+        for n, strategy in enumerate((HOSTILE_STRATEGY, MATH_STRATEGY)):
+            intent = Intent(kind=IntentKind.ENTER_LONG, symbol=HOSTILE_SYMBOL, strategy=strategy,
+                            ts=ms(at(0, 1 + n)), strength=0.5, reasons={LINK: {"why": CLOSE_TAG}})
+            sig = j.record_signal(intent, run_id=run)
+            dec = j.record_risk_decision(ts=at(0, 1 + n), symbol=HOSTILE_SYMBOL, verdict="approved",
+                                         reason_code="ok" + CLOSE_TAG, numbers={"note": LINK}, signal_id=sig,
+                                         run_id=run)
+            tid = j.record_trade_open(symbol=HOSTILE_SYMBOL, side="long", strategy=strategy, entry_ts=at(0, 2 + n),
+                                      entry_price=1, quantity=1, leverage=1, margin_mode="isolated",
+                                      stop_price=0.9, signal_id=sig, risk_decision_id=dec, run_id=run)
+            j.record_stop_move(tid, ts=at(0, 3 + n), new_stop=0.95, reason="moved " + CLOSE_TAG, run_id=run)
+            j.record_trade_exit(tid, exit_ts=at(0, 4 + n), exit_price=1.1, exit_reason="take_profit",
+                                realised_pnl=0.1, fees=0.01, run_id=run)
+            sc.trade_id = sc.trade_id or tid
+        j.record_event("halt" + CLOSE_TAG, HOSTILE_MESSAGE, severity="warning", ts=at(0, 8), data={"x": LINK},
+                       run_id=run)
+        j.end_run(run, "normal", ts=at(1, 0))
+        j.flush()
+    finally:
+        j.close()
+    return sc
