@@ -25,15 +25,16 @@ class Issue:
 
 @dataclass
 class IssueLog:
-    """Collects issues; logs the first occurrence of each (symbol, series, kind)."""
+    """Collects issues; logs the first occurrence of each (symbol, series, kind[, source])."""
 
     issues: list[Issue] = field(default_factory=list)
-    _seen: set[tuple[str, str, str]] = field(default_factory=set)
+    _seen: set[tuple[str, ...]] = field(default_factory=set)
 
-    def report(self, symbol: str, series: str, kind: str, detail: str) -> None:
+    def report(self, symbol: str, series: str, kind: str, detail: str, source: str = "") -> None:
+        """Record one issue; log it unless already logged. ``source`` (a file) makes it once per file."""
         issue = Issue(symbol, series, kind, detail)
         self.issues.append(issue)
-        key = (symbol, series, kind)
+        key = (symbol, series, kind, source)
         if key in self._seen:
             return
         self._seen.add(key)

@@ -8,6 +8,16 @@ Times are int64 ms UTC, values float64. Kline ``ts`` are bar **open** times (a b
 Cleaning (:func:`clean`): rows with a missing time are dropped, rows are sorted, duplicate
 times keep the last row (the latest download wins). Each fix is reported once to the
 :class:`~bot.data.issues.IssueLog`. Gaps are *not* filled; :func:`find_gaps` reports them.
+
+Implausible values (:func:`drop_bad_values`, applied to every file as it is read): NaN means
+"unknown" and is allowed where the series allows it, but a value that is present must be usable:
+
+* prices (OHLC, mark at settlement): finite and > 0;
+* volumes, open interest, liquidations, positioning ratios: finite and >= 0 (0 is a real value);
+* funding rates: finite and ``|rate| <=`` :data:`MAX_ABS_FUNDING_RATE`.
+
+A row with any such value is dropped (not repaired: one corrupt column makes the whole row
+suspect) and reported once per file, naming the file, the column and the number of rows.
 """
 
 from __future__ import annotations
@@ -19,6 +29,12 @@ import numpy as np
 import pyarrow as pa
 
 from bot.data.issues import IssueLog
+
+#: Largest believable |funding rate| per settlement (a fraction). Binance caps USDⓈ-M funding at
+#: a few percent per settlement (the -2% floor seen on RIVER in Dec 2025 is among the widest);
+#: other venues settle hourly with smaller caps. 10% per settlement is several times any cap,
+#: so a rate beyond it is corrupt data (e.g. percent written as a fraction, or 1e9), not a market.
+MAX_ABS_FUNDING_RATE = 0.10
 
 EMPTY_I8 = np.empty(0, dtype=np.int64)
 EMPTY_F8 = np.empty(0, dtype=np.float64)
@@ -172,6 +188,77 @@ def drop_nan_prices(bars: Klines, symbol: str, series: str, issues: IssueLog) ->
         issues.report(symbol, series, "nan_price", f"{int(bad.sum())} bars without a close dropped")
         return bars.select(~bad)
     return bars
+
+
+POSITIVE, NON_NEGATIVE, FUNDING_RATE = "positive", "non_negative", "funding_rate"
+
+#: Container -> value column -> rule a present (non-NaN) value must satisfy.
+VALUE_RULES: dict[str, dict[str, str]] = {
+    "Klines": {"open": POSITIVE, "high": POSITIVE, "low": POSITIVE, "close": POSITIVE,
+               "volume": NON_NEGATIVE, "quote_volume": NON_NEGATIVE},
+    "Funding": {"rate": FUNDING_RATE, "mark": POSITIVE},
+    "OpenInterest": {"oi": NON_NEGATIVE, "notional": NON_NEGATIVE},
+    "Ratios": {"long_short": NON_NEGATIVE, "top_position": NON_NEGATIVE, "taker_buy_sell": NON_NEGATIVE},
+    "Liquidations": {"long": NON_NEGATIVE, "short": NON_NEGATIVE},
+}
+_RULE_TEXT = {POSITIVE: "must be finite and > 0", NON_NEGATIVE: "must be finite and >= 0",
+              FUNDING_RATE: f"must be finite with |rate| <= {MAX_ABS_FUNDING_RATE:g} per settlement"}
+
+
+def _violates(values: np.ndarray, rule: str) -> np.ndarray:
+    """Mask of present (non-NaN) values that break ``rule``; NaN stays "unknown", not bad."""
+    present = ~np.isnan(values)
+    with np.errstate(invalid="ignore"):
+        if rule == POSITIVE:
+            ok = np.isfinite(values) & (values > 0)
+        elif rule == NON_NEGATIVE:
+            ok = np.isfinite(values) & (values >= 0)
+        else:
+            ok = np.isfinite(values) & (np.abs(values) <= MAX_ABS_FUNDING_RATE)
+    return present & ~ok
+
+
+def bad_value_counts(cols: Columns) -> tuple[np.ndarray, dict[str, int]]:
+    """(mask of rows to drop, column -> number of bad values) under :data:`VALUE_RULES`."""
+    rules = VALUE_RULES.get(type(cols).__name__, {})
+    drop = np.zeros(len(cols), dtype=bool)
+    counts: dict[str, int] = {}
+    for name, rule in rules.items():
+        bad = _violates(np.asarray(getattr(cols, name), dtype=np.float64), rule)
+        if bad.any():
+            counts[name] = int(bad.sum())
+            drop |= bad
+    return drop, counts
+
+
+def describe_bad_values(counts: dict[str, int], rows: int, file_columns: dict[str, str] | None = None) -> str:
+    """``"2 rows dropped: column 'close' (file column 'close'): 2 values must be finite and > 0"``."""
+    rules = {n: r for table in VALUE_RULES.values() for n, r in table.items()}
+    parts = []
+    for name, n in counts.items():
+        label = f"column {name!r}"
+        if file_columns and file_columns.get(name, name) != name:
+            label += f" (file column {file_columns[name]!r})"
+        parts.append(f"{label}: {n} value(s) {_RULE_TEXT[rules[name]]}")
+    return f"{rows} rows dropped: " + "; ".join(parts)
+
+
+def drop_bad_values(cols: C, source: str, symbol: str, series: str, issues: IssueLog | None,
+                    file_columns: dict[str, str] | None = None) -> C:
+    """Drop rows holding a present but impossible value (see module docstring); report once per file.
+
+    ``source`` is the file the rows came from (named in the warning); ``file_columns`` maps a
+    container column to the file's own column name where they differ (freqtrade funding: ``open``).
+    """
+    if len(cols) == 0:
+        return cols
+    drop, counts = bad_value_counts(cols)
+    if not counts:
+        return cols
+    if issues is not None:
+        issues.report(symbol, series, "bad_value",
+                      f"{source}: {describe_bad_values(counts, int(drop.sum()), file_columns)}", source=source)
+    return cols.select(~drop)
 
 
 def infer_step_ms(ts: np.ndarray, default: int) -> int:

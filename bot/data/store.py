@@ -39,7 +39,10 @@ from bot.data.series import (
     Liquidations,
     OpenInterest,
     Ratios,
+    bad_value_counts,
     clean,
+    describe_bad_values,
+    drop_bad_values,
     drop_nan_prices,
     find_gaps,
     infer_step_ms,
@@ -187,12 +190,12 @@ class MarketStore:
             if src.symbol is not None and wanted is not None and src.symbol not in wanted:
                 continue
             try:
-                _read_source(src, parts, wanted)
+                _read_source(src, parts, wanted, issues)
             except Exception as exc:  # one bad file must not stop a load
                 issues.report(src.symbol or "*", src.kind, "unreadable_file", f"{src.path}: {exc}")
         for src in multi:
             try:
-                _read_multivenue(src, parts, wanted)
+                _read_multivenue(src, parts, wanted, issues)
             except Exception as exc:
                 issues.report("*", src.kind, "unreadable_file", f"{src.path}: {exc}")
         histories = {sym: p.assemble(sym, issues, start_ms, end_ms) for sym, p in parts.items() if p.has_any()}
@@ -359,11 +362,30 @@ def _report_gaps(h: SymbolHistory, series: str, ts: np.ndarray, step: int, issue
         issues.report(h.symbol, series, "gap", f"{len(gaps)} gaps, {missing} missing rows (left unfilled)")
 
 
-def _read_source(src: Source, parts: dict[str, _Parts], wanted: set[str] | None) -> None:
+#: Container column -> the column it comes from, where a format names it differently (for warnings).
+FREQTRADE_FUNDING_COLUMNS = {"rate": "open"}
+BYBIT_COLUMNS = {"quote_volume": "turnover", "oi": "open_interest", "notional": "open_interest * close",
+                 "rate": "funding_rate"}
+METRICS_COLUMNS = {"oi": "sum_open_interest", "notional": "sum_open_interest_value",
+                   "long_short": "count_long_short_ratio", "top_position": "sum_toptrader_long_short_ratio",
+                   "taker_buy_sell": "sum_taker_long_short_vol_ratio"}
+#: freqtrade kind / layout stem -> the series name used in issues and ``h.sources``.
+SERIES_OF = {"futures": "futures", "mark": "mark", "funding_rate": "funding", "spot": "spot",
+             "ohlcv_1h": "futures", "mark_1h": "mark", "spot_1h": "spot", "funding": "funding", "oi": "oi",
+             "metrics": "ratios", "liquidations": "liquidations"}
+
+
+def _read_source(src: Source, parts: dict[str, _Parts], wanted: set[str] | None,
+                 issues: IssueLog | None = None) -> None:
+    """Read one file into ``parts``; impossible values are dropped here, where the file is known."""
     tag = f"{src.fmt}:{src.exchange}"
+    path = str(src.path)
     if src.fmt == "freqtrade":
         reader = freqtrade.read_funding if src.kind == "funding_rate" else freqtrade.read_klines
         data = reader(src.path)  # read before touching ``parts``: a bad file leaves no trace
+        series = SERIES_OF[src.kind]
+        columns = FREQTRADE_FUNDING_COLUMNS if src.kind == "funding_rate" else None
+        data = drop_bad_values(data, path, src.symbol or "*", series, issues, columns)
         p = parts.setdefault(src.symbol or "", _Parts())
         if src.kind == "futures":
             p.futures.setdefault(tag, []).append(data)
@@ -375,6 +397,7 @@ def _read_source(src: Source, parts: dict[str, _Parts], wanted: set[str] | None)
             p.spot.append(data)
     elif src.fmt == "layout":
         cols = layout.read(src.path)
+        cols = drop_bad_values(cols, path, src.symbol or "*", SERIES_OF.get(src.kind, src.kind), issues)
         p = parts.setdefault(src.symbol or "", _Parts())
         target = {"ohlcv_1h": p.futures, "mark_1h": p.mark, "funding": p.funding, "oi": p.oi,
                   "liquidations": p.liqs}.get(src.kind)
@@ -388,28 +411,68 @@ def _read_source(src: Source, parts: dict[str, _Parts], wanted: set[str] | None)
         frame = bybit.read_bybit_frame(src.path)
         if wanted is not None and frame.symbol not in wanted:
             return
-        p = parts.setdefault(frame.symbol, _Parts())
-        p.futures.setdefault(tag, []).append(frame.klines)
-        p.funding.setdefault(tag, []).append(frame.funding)
-        p.oi.setdefault(tag, []).append(frame.open_interest)
+        sym = frame.symbol
+        p = parts.setdefault(sym, _Parts())
+        p.futures.setdefault(tag, []).append(drop_bad_values(frame.klines, path, sym, "futures", issues,
+                                                             BYBIT_COLUMNS))
+        p.funding.setdefault(tag, []).append(drop_bad_values(frame.funding, path, sym, "funding", issues,
+                                                             BYBIT_COLUMNS))
+        p.oi.setdefault(tag, []).append(drop_bad_values(frame.open_interest, path, sym, "oi", issues,
+                                                        BYBIT_COLUMNS))
     elif src.fmt == "metrics":
         oi, ratios = metrics.read_metrics(src.path)
+        sym = src.symbol or "*"
         p = parts.setdefault(src.symbol or "", _Parts())
-        p.oi.setdefault(tag, []).append(oi)
-        p.ratios.append(ratios)
+        p.oi.setdefault(tag, []).append(drop_bad_values(oi, path, sym, "oi", issues, METRICS_COLUMNS))
+        p.ratios.append(drop_bad_values(ratios, path, sym, "ratios", issues, METRICS_COLUMNS))
 
 
-def _read_multivenue(src: Source, parts: dict[str, _Parts], wanted: set[str] | None) -> None:
+class _FileCheck:
+    """Drops impossible values from the many (symbol, venue) pieces of one long-format file and
+    reports them once for the whole file (one warning per file, not one per coin)."""
+
+    def __init__(self, path: Path, series: str, file_columns: dict[str, str]) -> None:
+        self.path, self.series, self.file_columns = path, series, file_columns
+        self.rows = 0
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, cols: Columns) -> Columns:
+        drop, counts = bad_value_counts(cols)
+        if not counts:
+            return cols
+        self.rows += int(drop.sum())
+        for name, n in counts.items():
+            self.counts[name] = self.counts.get(name, 0) + n
+        return cols.select(~drop)
+
+    def report(self, issues: IssueLog | None) -> None:
+        if self.counts and issues is not None:
+            issues.report("*", self.series, "bad_value",
+                          f"{self.path}: {describe_bad_values(self.counts, self.rows, self.file_columns)}",
+                          source=str(self.path))
+
+
+def _read_multivenue(src: Source, parts: dict[str, _Parts], wanted: set[str] | None,
+                     issues: IssueLog | None = None) -> None:
     """Attach multi-venue series to symbols that already have data (they carry no prices)."""
+    def use(sym: str) -> bool:
+        return sym in parts and (wanted is None or sym in wanted)
+
     if src.kind == "open_interest":
+        check = _FileCheck(src.path, "oi", {"notional": "oi_usd"})
         for (sym, venue), oi in multivenue.read_open_interest(src.path).items():
-            if sym in parts and (wanted is None or sym in wanted):
-                parts[sym].ext_oi[venue] = oi
+            if use(sym):
+                parts[sym].ext_oi[venue] = check(oi)
     elif src.kind == "funding_rates":
+        check = _FileCheck(src.path, "funding", {"rate": "funding_rate"})
         for (sym, venue), fr in multivenue.read_funding(src.path).items():
-            if sym in parts and (wanted is None or sym in wanted):
-                parts[sym].venue_funding.setdefault(venue, []).append(fr)
+            if use(sym):
+                parts[sym].venue_funding.setdefault(venue, []).append(check(fr))
     elif src.kind == "liquidation_volume":
+        check = _FileCheck(src.path, "liquidations", {"long": "long_usd", "short": "short_usd"})
         for sym, liq in multivenue.read_liquidations(src.path).items():
-            if sym in parts and (wanted is None or sym in wanted):
-                parts[sym].liqs.setdefault("multivenue:hyperliquid", []).append(liq)
+            if use(sym):
+                parts[sym].liqs.setdefault("multivenue:hyperliquid", []).append(check(liq))
+    else:
+        return
+    check.report(issues)

@@ -8,6 +8,7 @@ import asyncio
 import json
 import socket
 import time
+import traceback
 from typing import Any
 
 from aiohttp import web
@@ -17,10 +18,10 @@ from bot.emulator import control, errors, private, public
 from bot.emulator.auth import API_KEY_HEADER, parse_params, verify_signed
 from bot.emulator.faults import Fault
 from bot.emulator.routes import Route
-from bot.emulator.state import EmulatorState
+from bot.emulator.state import STATE_KEY, EmulatorState
 from bot.emulator.weights import USED_WEIGHT_HEADER, request_weight
+from bot.logging import redact
 
-STATE_KEY = web.AppKey("emulator_state", EmulatorState)
 ROUTES: dict[tuple[str, str], Route] = {(r.method, r.path): r for r in public.ROUTES + private.ROUTES}
 
 
@@ -84,9 +85,20 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     except SimError as exc:
         return _error(errors.from_sim_error(exc), used)
     except Exception:  # a bug must not kill the server; the client sees Binance's generic error
-        logger.exception("emulator: unexpected error in {} {}", request.method, path)
+        _log_unexpected(request.method, path)
         return _error(errors.BinanceError(-1000, "An unknown error occurred while processing the request.",
                                           500), used)
+
+
+def _log_unexpected(method: str, path: str) -> None:
+    """Log a handler bug with a plain traceback, never with local variables.
+
+    ``logger.exception`` would let a sink with loguru's ``diagnose`` on (its default) print every
+    frame's locals: the signed query, the API key header, the credentials. A plain
+    ``traceback.format_exc`` has no locals, and :func:`redact` removes registered secrets and
+    signatures from what is left, whatever sinks are installed.
+    """
+    logger.error("emulator: unexpected error in {} {}\n{}", method, path, redact(traceback.format_exc()))
 
 
 def create_app(state: EmulatorState) -> web.Application:

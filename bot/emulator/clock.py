@@ -7,6 +7,7 @@ filled orders cannot be un-filled.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -15,17 +16,28 @@ class ClockError(ValueError):
     """A clock change that cannot be honoured (going back in time, negative speed)."""
 
 
+#: Fastest clock rate: a million x wall time (11.6 simulated days per second) is far beyond any
+#: replay's use (the demo runs at 14,400); unbounded rates overflow the clock's int arithmetic.
+MAX_SPEED = 1_000_000.0
+
+
+def check_speed(speed: float) -> float:
+    """A finite rate in [0, MAX_SPEED]; NaN would poison every later ``now_ms`` (issue 16)."""
+    if isinstance(speed, bool) or not isinstance(speed, int | float) or not math.isfinite(speed) \
+            or not 0 <= speed <= MAX_SPEED:
+        raise ClockError(f"speed must be a number within [0, {MAX_SPEED:g}], got {speed!r}")
+    return float(speed)
+
+
 class EmulatorClock:
     """Simulated time in ms UTC. ``speed=0`` means paused: it moves only via set/step."""
 
     def __init__(self, start_ms: int, speed: float = 1.0,
                  wall: Callable[[], float] = time.monotonic) -> None:
-        if speed < 0:
-            raise ClockError(f"speed must be >= 0, got {speed}")
         self._wall = wall
         self._anchor_sim = int(start_ms)
         self._anchor_wall = wall()
-        self._speed = float(speed)
+        self._speed = check_speed(speed)
 
     @property
     def speed(self) -> float:
@@ -62,8 +74,7 @@ class EmulatorClock:
         return self.set(self.now_ms() + int(delta_ms))
 
     def set_speed(self, speed: float) -> None:
-        if speed < 0:
-            raise ClockError(f"speed must be >= 0, got {speed}")
+        speed = check_speed(speed)
         self._anchor_sim = self.now_ms()
         self._anchor_wall = self._wall()
-        self._speed = float(speed)
+        self._speed = speed

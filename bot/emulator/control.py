@@ -2,24 +2,56 @@
 
 Not part of Binance: unsigned, not rate limited, never subject to faults. It exists so tests
 and demos can move time and prices deterministically while a client trades over HTTP.
+
+Because it can move the market and the wallet, it is guarded (issue 16, item 6):
+
+* JSON only: a POST must say ``Content-Type: application/json`` (else 415). A web page in the
+  user's browser can send ``text/plain``, form or body-less POSTs cross-origin without a CORS
+  preflight; it cannot send ``application/json`` that way, so this closes the CSRF hole.
+* every input is typed, finite and bounded (400 naming the field and the limit), and a request
+  is validated completely before anything changes, so a rejected request leaves the state as it was;
+* an optional control token (``EmulatorConfig.control_token``): when set, every ``/_sim/``
+  request must carry it in :data:`CONTROL_TOKEN_HEADER` (401 otherwise).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
+import math
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
 
-from bot.core.timeutil import iso, to_ms
-from bot.emulator.clock import ClockError
+from bot.core.timeutil import MS_PER_DAY, iso, to_ms
+from bot.emulator.clock import MAX_SPEED, ClockError
+from bot.emulator.state import STATE_KEY, EmulatorState
+
+CONTROL_TOKEN_HEADER = "X-Sim-Control-Token"
+#: Latest clock time the control API accepts (2100-01-01): far past any data, inside datetime's range.
+MAX_TIME_MS = 4_102_444_800_000
+#: Largest single clock step: ten years, more than any recorded history needs.
+MAX_STEP_MS = 3_660 * MS_PER_DAY
+#: Largest price accepted by ``/_sim/price`` (BTC trades near 1e5; 1e9 leaves room and stays sane).
+MAX_PRICE = 1e9
+#: Largest wallet balance accepted by ``/_sim/balance`` and ``/_sim/reset`` (USDT).
+MAX_BALANCE = 1e12
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _state(request: web.Request) -> Any:
-    from bot.emulator.app import STATE_KEY
-
+def _state(request: web.Request) -> EmulatorState:
     return request.app[STATE_KEY]
+
+
+def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
+    return status(text=json.dumps({"error": message}), content_type="application/json")
+
+
+def _bad(message: str) -> web.HTTPException:
+    return _error(web.HTTPBadRequest, message)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -34,11 +66,36 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def _bad(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+def _finite(value: float) -> bool:
+    """``math.isfinite`` that also says no to an integer too large for a float (``1`` + 400 zeros)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
-def _clock_view(state: Any) -> dict[str, Any]:
+def number(body: dict[str, Any], name: str, lo: float, hi: float, *, integer: bool = False,
+           above_lo: bool = False) -> float:
+    """``body[name]`` as a finite JSON number within the limits, or a 400 naming the field and the limit.
+
+    ``above_lo`` makes the lower limit exclusive (prices: > 0). Strings and booleans are refused
+    rather than coerced: a control call is code talking to code, and a quiet ``"1e3"`` -> 1000.0
+    or ``true`` -> 1 hides the caller's bug. ``integer`` accepts whole numbers only (``5.0`` is fine).
+    """
+    value = body.get(name)
+    kind = "an integer" if integer else "a number"
+    limit = f"{'>' if above_lo else '>='} {lo:g} and <= {hi:g}"
+    shown = json.dumps(value)[:40] if not isinstance(value, float) else repr(value)
+    ok_type = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = ok_type and _finite(value) and (lo < value if above_lo else lo <= value) and value <= hi
+    if ok and integer and not float(value).is_integer():
+        ok = False
+    if not ok:
+        raise _bad(f"'{name}' must be {kind} {limit}, got {shown}")
+    return value
+
+
+def _clock_view(state: EmulatorState) -> dict[str, Any]:
     now = state.now_ms()
     return {"now_ms": now, "now": iso(now), "speed": state.clock.speed,
             "synced_to_ms": state.driver.synced_to, "events_applied": state.driver.events_applied}
@@ -48,18 +105,41 @@ async def get_clock(request: web.Request) -> web.Response:
     return web.json_response(_clock_view(_state(request)))
 
 
+def _target_time(body: dict[str, Any]) -> int:
+    """``now`` as ms (int ms or ISO string), bounded like every other input."""
+    raw = body["now"]
+    if isinstance(raw, str):
+        try:
+            raw = to_ms(raw[:64])
+        except (ValueError, TypeError, OverflowError):
+            raise _bad(f"'now' must be ms since the epoch or an ISO-8601 time, got {json.dumps(raw)[:40]}") from None
+        body = {"now": raw}
+    return int(number(body, "now", 0, MAX_TIME_MS, integer=True))
+
+
 async def set_clock(request: web.Request) -> web.Response:
-    """``{"now": ms | ISO}`` jumps forward, ``{"step_ms": n}`` steps, ``{"speed": x}`` sets the rate."""
+    """``{"now": ms | ISO}`` jumps forward, ``{"step_ms": n}`` steps, ``{"speed": x}`` sets the rate.
+
+    All fields are checked before any is applied, so a bad one changes nothing.
+    """
     state = _state(request)
     body = await _body(request)
+    speed = number(body, "speed", 0, MAX_SPEED) if "speed" in body else None
+    target = _target_time(body) if "now" in body else None
+    step = int(number(body, "step_ms", 0, MAX_STEP_MS, integer=True)) if "step_ms" in body else None
+    now = state.clock.now_ms()
+    if target is not None and target < now:
+        raise _bad(f"'now': the clock cannot go back: now {now}, asked {target}")
+    if (target or now) + (step or 0) > MAX_TIME_MS:
+        raise _bad(f"the clock cannot pass {MAX_TIME_MS} ms ({iso(MAX_TIME_MS)})")
     try:
-        if "speed" in body:
-            state.clock.set_speed(float(body["speed"]))
-        if "now" in body:
-            state.clock.set(to_ms(body["now"]))
-        if "step_ms" in body:
-            state.clock.step(int(body["step_ms"]))
-    except (ClockError, ValueError, TypeError) as exc:
+        if speed is not None:
+            state.clock.set_speed(speed)
+        if target is not None:
+            state.clock.set(target)
+        if step is not None:
+            state.clock.step(step)
+    except ClockError as exc:  # defensive: the checks above should have caught it
         raise _bad(str(exc)) from None
     applied = state.driver.sync()
     return web.json_response(_clock_view(state) | {"applied": applied})
@@ -69,16 +149,12 @@ async def set_price(request: web.Request) -> web.Response:
     """``{"symbol": "ORCAUSDT", "last": 1.23, "mark": 1.22}`` (mark defaults to last)."""
     state = _state(request)
     body = await _body(request)
-    symbol = str(body.get("symbol", "")).upper()
+    raw_symbol = body.get("symbol")
+    symbol = raw_symbol.upper() if isinstance(raw_symbol, str) else ""
     if symbol not in state.instruments:
-        raise _bad(f"unknown symbol {symbol!r}; known: {', '.join(state.symbols)}")
-    try:
-        last = float(body["last"])
-        mark = float(body["mark"]) if body.get("mark") is not None else None
-    except (KeyError, TypeError, ValueError):
-        raise _bad("'last' (number) is required; 'mark' is optional") from None
-    if last <= 0 or (mark is not None and mark <= 0):
-        raise _bad("prices must be positive")
+        raise _bad(f"'symbol' must be one of {', '.join(state.symbols)}; got {json.dumps(raw_symbol)[:40]}")
+    last = number(body, "last", 0, MAX_PRICE, above_lo=True)
+    mark = number(body, "mark", 0, MAX_PRICE, above_lo=True) if body.get("mark") is not None else None
     events = state.driver.set_price(symbol, last, mark)
     return web.json_response({"symbol": symbol, "last": last, "mark": mark if mark is not None else last,
                               "events": [str(getattr(e, "kind", e)) for e in events]})
@@ -87,12 +163,7 @@ async def set_price(request: web.Request) -> web.Response:
 async def set_balance(request: web.Request) -> web.Response:
     state = _state(request)
     body = await _body(request)
-    try:
-        amount = float(body["balance"])
-    except (KeyError, TypeError, ValueError):
-        raise _bad("'balance' (number) is required") from None
-    if amount < 0:
-        raise _bad("balance must be >= 0")
+    amount = float(number(body, "balance", 0, MAX_BALANCE))
     state.exchange.set_wallet_balance(amount)
     return web.json_response({"balance": amount})
 
@@ -100,11 +171,8 @@ async def set_balance(request: web.Request) -> web.Response:
 async def reset(request: web.Request) -> web.Response:
     state = _state(request)
     body = await _body(request)
-    balance = body.get("balance")
-    try:
-        state.reset(None if balance is None else float(balance))
-    except (TypeError, ValueError) as exc:
-        raise _bad(str(exc)) from None
+    balance = None if body.get("balance") is None else float(number(body, "balance", 0, MAX_BALANCE))
+    state.reset(balance)
     return web.json_response({"reset": True, "balance": float(state.exchange.balance().wallet)})
 
 
@@ -114,7 +182,11 @@ async def get_faults(request: web.Request) -> web.Response:
 
 
 async def set_faults(request: web.Request) -> web.Response:
-    """Partial update, e.g. ``{"p_5xx": 0.1, "latency_ms": 50, "seed": 3}``; ``{}`` re-seeds."""
+    """Partial update, e.g. ``{"p_5xx": 0.1, "latency_ms": 50, "seed": 3}``; ``{}`` re-seeds.
+
+    Limits: probabilities in [0, 1], ``latency_ms`` <= :data:`~bot.emulator.faults.MAX_LATENCY_MS`, ``hang_seconds``
+    <= :data:`~bot.emulator.faults.MAX_HANG_SECONDS` (checked by :meth:`FaultConfig.validate`).
+    """
     state = _state(request)
     body = await _body(request)
     try:
@@ -131,12 +203,35 @@ async def status(request: web.Request) -> web.Response:
         "requests_served": state.requests_served})
 
 
+def _is_json(request: web.Request) -> bool:
+    return request.content_type == "application/json"
+
+
+def guarded(handler: Handler) -> Handler:
+    """Wrap a control handler with the token check (401) and the JSON-only rule for POSTs (415)."""
+
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        token = _state(request).config.control_token
+        if token:
+            sent = request.headers.get(CONTROL_TOKEN_HEADER, "")
+            if not hmac.compare_digest(sent.encode(), token.encode()):
+                raise _error(web.HTTPUnauthorized,
+                             f"missing or wrong {CONTROL_TOKEN_HEADER} header (the emulator runs with a control token)")
+        if request.method == "POST" and not _is_json(request):
+            raise _error(web.HTTPUnsupportedMediaType,
+                         f"Content-Type must be application/json, got {request.content_type[:60]!r}")
+        return await handler(request)
+
+    wrapper.__doc__ = handler.__doc__
+    return wrapper
+
+
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/_sim/status", status)
-    app.router.add_get("/_sim/clock", get_clock)
-    app.router.add_post("/_sim/clock", set_clock)
-    app.router.add_post("/_sim/price", set_price)
-    app.router.add_post("/_sim/balance", set_balance)
-    app.router.add_post("/_sim/reset", reset)
-    app.router.add_get("/_sim/faults", get_faults)
-    app.router.add_post("/_sim/faults", set_faults)
+    app.router.add_get("/_sim/status", guarded(status))
+    app.router.add_get("/_sim/clock", guarded(get_clock))
+    app.router.add_post("/_sim/clock", guarded(set_clock))
+    app.router.add_post("/_sim/price", guarded(set_price))
+    app.router.add_post("/_sim/balance", guarded(set_balance))
+    app.router.add_post("/_sim/reset", guarded(reset))
+    app.router.add_get("/_sim/faults", guarded(get_faults))
+    app.router.add_post("/_sim/faults", guarded(set_faults))

@@ -6,6 +6,7 @@ ccxt maps errors by HTTP status (418/429 first), then by ``msg``, then by ``code
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -124,10 +125,19 @@ def internal_error() -> BinanceError:
     return BinanceError(-1001, "Internal error; unable to process your request. Please try again.", 503)
 
 
+#: Longest piece of a requested path echoed back in a 404 page.
+MAX_ECHOED_PATH = 200
+
+
 def not_found(path: str) -> web.Response:
-    """Unknown path: Binance answers a non-JSON 404 (ccxt -> ExchangeNotAvailable/BadRequest)."""
-    return web.Response(status=404, text=f"<html><body><h2>404 Not found</h2>{path}</body></html>",
-                        content_type="text/html")
+    """Unknown path: Binance answers a non-JSON 404 (ccxt -> ExchangeNotAvailable/BadRequest).
+
+    The path is HTML-escaped (and shortened): echoing it raw would let a link such as
+    ``/fapi/<script>...`` run script on the emulator's origin, next to its control API.
+    """
+    shown = html.escape(path[:MAX_ECHOED_PATH], quote=True)
+    return web.Response(status=404, text=f"<html><body><h2>404 Not found</h2>{shown}</body></html>",
+                        content_type="text/html", headers={"X-Content-Type-Options": "nosniff"})
 
 
 def from_sim_error(exc: Any) -> BinanceError:

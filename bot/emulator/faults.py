@@ -8,6 +8,7 @@ case a bot must reconcile by ``clientOrderId``.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -16,6 +17,27 @@ from typing import Any
 #: Order-placing endpoints whose responses may be dropped after the order is accepted.
 ORDER_ENDPOINTS = frozenset({("POST", "/fapi/v1/order"), ("POST", "/fapi/v1/algoOrder"),
                              ("POST", "/fapi/v1/batchOrders")})
+
+#: Added latency above a minute only hangs every client (ccxt times out after 10 s by default).
+MAX_LATENCY_MS = 60_000.0
+#: A hung request waits at most this long; longer only ties up server tasks.
+MAX_HANG_SECONDS = 600.0
+MAX_SEED = 2**63 - 1
+MAX_PATHS, MAX_PATH_CHARS = 100, 200
+_PROBABILITIES = ("p_5xx", "p_429", "p_timeout", "p_drop_response")
+
+
+def _number_in(name: str, value: object, lo: float, hi: float) -> None:
+    """A finite real number (not a bool, not a string) within [lo, hi], else a ValueError naming the field."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be a number within [{lo:g}, {hi:g}], got {value!r}"[:160])
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 class Fault(StrEnum):
@@ -40,14 +62,20 @@ class FaultConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        for name in ("p_5xx", "p_429", "p_timeout", "p_drop_response"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be within [0, 1], got {value}")
+        """Every field typed, finite and bounded: NaN or 1e12 ms latency would hang every request."""
+        for name in _PROBABILITIES:
+            _number_in(name, getattr(self, name), 0.0, 1.0)
         if self.p_5xx + self.p_429 + self.p_timeout > 1.0:
             raise ValueError("p_5xx + p_429 + p_timeout must not exceed 1")
-        if self.latency_ms < 0 or self.hang_seconds < 0:
-            raise ValueError("latency_ms and hang_seconds must be non-negative")
+        _number_in("latency_ms", self.latency_ms, 0.0, MAX_LATENCY_MS)
+        _number_in("hang_seconds", self.hang_seconds, 0.0, MAX_HANG_SECONDS)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer within [0, {MAX_SEED}], got {self.seed!r}"[:160])
+        paths = self.paths
+        if not isinstance(paths, list) or len(paths) > MAX_PATHS or not all(
+                isinstance(p, str) and p.startswith("/") and len(p) <= MAX_PATH_CHARS for p in paths):
+            raise ValueError(f"paths must be a list of at most {MAX_PATHS} strings starting with '/' "
+                             f"(each <= {MAX_PATH_CHARS} chars)")
 
 
 class FaultInjector:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
+
 from bot.core.instrument import Instrument
 from bot.emulator.auth import Credentials
 from bot.emulator.clock import EmulatorClock
@@ -26,10 +28,13 @@ class EmulatorConfig:
     ban_after_429s: int = 10
     ban_seconds: int = 120
     faults: FaultConfig = field(default_factory=FaultConfig)
+    #: When set, every ``/_sim/`` control request must carry it in :data:`CONTROL_TOKEN_HEADER`.
+    #: None keeps the control API open (tests, the demo): it is bound to loopback by default.
+    control_token: str | None = None
 
     def __repr__(self) -> str:  # keys stay out of logs and tracebacks
         return (f"EmulatorConfig(balance={self.balance}, max_weight={self.max_weight}, "
-                f"seed={self.seed}, api_key=***, api_secret=***)")
+                f"seed={self.seed}, api_key=***, api_secret=***, control_token=***)")
 
 
 class EmulatorState:
@@ -105,3 +110,8 @@ class EmulatorState:
             raise BinanceError(-1102, "balance must be >= 0")
         self.exchange.reset(amount)
         self.limiter.reset()
+
+
+#: Where the aiohttp app keeps its state. Defined here, below both the dispatcher (``app``) and
+#: the control API (``control``), so neither has to import the other.
+STATE_KEY = web.AppKey("emulator_state", EmulatorState)
