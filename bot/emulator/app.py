@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import time
 import traceback
 from typing import Any
 
@@ -19,7 +18,7 @@ from bot.emulator.auth import API_KEY_HEADER, parse_params, verify_signed
 from bot.emulator.faults import Fault
 from bot.emulator.routes import Route
 from bot.emulator.state import STATE_KEY, EmulatorState
-from bot.emulator.weights import USED_WEIGHT_HEADER, request_weight
+from bot.emulator.weights import NEW_ORDER_ENDPOINTS, USED_WEIGHT_HEADER, request_weight
 from bot.logging import redact
 
 ROUTES: dict[tuple[str, str], Route] = {(r.method, r.path): r for r in public.ROUTES + private.ROUTES}
@@ -72,7 +71,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             # with its own clock (our bot). A client synced to the (accelerated) market clock
             # with load_time_difference() is accepted too.
             params = verify_signed(query, body, request.headers.get(API_KEY_HEADER), state.credentials,
-                                   (int(time.time() * 1000), state.clock.request_now_ms()))
+                                   state.request_clocks())
         state.driver.sync()
         data = route.handler(state, params)
         state.requests_served += 1
@@ -101,10 +100,18 @@ def _log_unexpected(method: str, path: str) -> None:
     logger.error("emulator: unexpected error in {} {}\n{}", method, path, redact(traceback.format_exc()))
 
 
+async def _order_count_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Binance puts ``X-MBX-ORDER-COUNT-10S`` / ``-1M`` on every order-placing response
+    (see ``weights.OrderCountLimiter``)."""
+    if (request.method, request.path) in NEW_ORDER_ENDPOINTS:
+        response.headers.update(request.app[STATE_KEY].order_limiter.headers())
+
+
 def create_app(state: EmulatorState) -> web.Application:
     app = web.Application()
     app[STATE_KEY] = state
     control.add_routes(app)
+    app.on_response_prepare.append(_order_count_headers)
     for method, path in ROUTES:
         app.router.add_route(method, path, dispatch)
     app.router.add_route("*", "/{tail:(fapi|futures|sapi|api)/.*}", dispatch)

@@ -19,6 +19,19 @@ class ClockError(ValueError):
 #: Fastest clock rate: a million x wall time (11.6 simulated days per second) is far beyond any
 #: replay's use (the demo runs at 14,400); unbounded rates overflow the clock's int arithmetic.
 MAX_SPEED = 1_000_000.0
+#: Largest server-time offset a scenario may set (one day either way). Real skews are seconds to
+#: minutes; anything larger only tests the same path.
+MAX_SERVER_OFFSET_MS = 86_400_000
+
+
+def server_wall_ms(offset_ms: int = 0) -> int:
+    """The server's wall clock: the machine's UTC time plus a scenario offset.
+
+    Binance checks a signed request's ``timestamp`` against its own server time, which a client
+    whose clock drifted does not share (issue 11, item 8). The offset models that drift without
+    touching the market clock: shifting the replayed market would move prices, not clocks.
+    """
+    return int(time.time() * 1000) + int(offset_ms)
 
 
 def check_speed(speed: float) -> float:

@@ -26,8 +26,10 @@ from typing import Any
 from aiohttp import web
 
 from bot.core.timeutil import MS_PER_DAY, iso, to_ms
-from bot.emulator.clock import MAX_SPEED, ClockError
+from bot.emulator.clock import MAX_SERVER_OFFSET_MS, MAX_SPEED, ClockError
+from bot.emulator.private import MAX_VISIBILITY_LAG_MS
 from bot.emulator.state import STATE_KEY, EmulatorState
+from bot.emulator.weights import MAX_ORDER_LIMIT
 
 CONTROL_TOKEN_HEADER = "X-Sim-Control-Token"
 #: Latest clock time the control API accepts (2100-01-01): far past any data, inside datetime's range.
@@ -196,6 +198,86 @@ async def set_faults(request: web.Request) -> web.Response:
     return web.json_response(asdict(config))
 
 
+_ACCOUNT_FLAGS = ("multi_assets", "hedge_mode")
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    """``body[name]`` as a JSON boolean, or a 400 naming the field (no ``1`` / ``"true"`` coercion)."""
+    value = body[name]
+    if not isinstance(value, bool):
+        raise _bad(f"'{name}' must be true or false, got {json.dumps(value)[:40]}")
+    return value
+
+
+async def get_account(request: web.Request) -> web.Response:
+    return web.json_response(asdict(_state(request).account))
+
+
+async def set_account(request: web.Request) -> web.Response:
+    """Account modes, partial update: ``{"multi_assets": true, "hedge_mode": false,
+    "server_time_offset_ms": -30000}`` (see :class:`~bot.emulator.state.AccountModes`).
+
+    Unknown keys are refused (a typo must not pass silently); everything is validated first.
+    """
+    state = _state(request)
+    body = await _body(request)
+    known = (*_ACCOUNT_FLAGS, "server_time_offset_ms")
+    unknown = sorted(set(body) - set(known))
+    if unknown:
+        raise _bad(f"unknown account setting(s): {', '.join(unknown)[:80]}; known: {', '.join(known)}")
+    changes: dict[str, Any] = {name: _flag(body, name) for name in _ACCOUNT_FLAGS if name in body}
+    if "server_time_offset_ms" in body:
+        changes["server_time_offset_ms"] = int(number(body, "server_time_offset_ms", -MAX_SERVER_OFFSET_MS,
+                                                      MAX_SERVER_OFFSET_MS, integer=True))
+    for name, value in changes.items():
+        setattr(state.account, name, value)
+    return web.json_response(asdict(state.account))
+
+
+def _scenario_view(state: EmulatorState) -> dict[str, Any]:
+    limits = state.order_limiter.limits
+    return {"order_visibility_lag_ms": state.visibility.lag_ms,
+            "percent_price_check": bool(state.exchange.percent_price_check),
+            "orders_per_10s": limits.per_10s, "orders_per_minute": limits.per_minute}
+
+
+_SCENARIO_KEYS = ("order_visibility_lag_ms", "percent_price_check", "orders_per_10s", "orders_per_minute")
+
+
+async def get_scenario(request: web.Request) -> web.Response:
+    return web.json_response(_scenario_view(_state(request)))
+
+
+async def set_scenario(request: web.Request) -> web.Response:
+    """Order-level Binance behaviours, partial update, e.g. ``{"order_visibility_lag_ms": 1500}``.
+
+    * ``order_visibility_lag_ms`` (wall ms, 0..60000, default 0): an accepted order answers -2013
+      to order queries for that long (:class:`~bot.emulator.private.OrderVisibility`);
+    * ``percent_price_check`` (default true): MARKET orders beyond the PERCENT_PRICE band are -4131;
+    * ``orders_per_10s`` / ``orders_per_minute`` (default 300 / 1200, Binance's ORDERS limits):
+      past them a new order is -1015 (HTTP 429).
+
+    Unknown keys are refused and everything is validated before anything changes.
+    """
+    state = _state(request)
+    body = await _body(request)
+    unknown = sorted(set(body) - set(_SCENARIO_KEYS))
+    if unknown:
+        raise _bad(f"unknown scenario setting(s): {', '.join(unknown)[:80]}; known: {', '.join(_SCENARIO_KEYS)}")
+    lag = number(body, "order_visibility_lag_ms", 0, MAX_VISIBILITY_LAG_MS) if "order_visibility_lag_ms" in body \
+        else None
+    check = _flag(body, "percent_price_check") if "percent_price_check" in body else None
+    limits = {name: int(number(body, f"orders_{name}", 1, MAX_ORDER_LIMIT, integer=True))
+              for name in ("per_10s", "per_minute") if f"orders_{name}" in body}
+    if lag is not None:
+        state.visibility.lag_ms = float(lag)
+    if check is not None:
+        state.exchange.percent_price_check = check
+    for name, value in limits.items():
+        setattr(state.order_limiter.limits, name, value)
+    return web.json_response(_scenario_view(state))
+
+
 async def status(request: web.Request) -> web.Response:
     state = _state(request)
     return web.json_response(_clock_view(state) | {
@@ -235,3 +317,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/_sim/reset", guarded(reset))
     app.router.add_get("/_sim/faults", guarded(get_faults))
     app.router.add_post("/_sim/faults", guarded(set_faults))
+    app.router.add_get("/_sim/account", guarded(get_account))
+    app.router.add_post("/_sim/account", guarded(set_account))
+    app.router.add_get("/_sim/scenario", guarded(get_scenario))
+    app.router.add_post("/_sim/scenario", guarded(set_scenario))

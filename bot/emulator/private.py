@@ -7,6 +7,8 @@ reduce-only, duplicates) are the core's and come back as ``SimError`` with Binan
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from bot.core.enums import MarginMode, OrderSide, OrderType, TimeInForce, WorkingType
@@ -92,7 +94,53 @@ def _window(rows: list[Any], ts_of: Any, params: dict[str, str], default: int, m
 
 # -- orders -----------------------------------------------------------------------------------
 
+#: Longest order visibility lag ``/_sim/scenario`` accepts (ms of wall time).
+MAX_VISIBILITY_LAG_MS = 60_000.0
+
+
+class OrderVisibility:
+    """Orders accepted less than ``lag_ms`` ago (wall time) are not yet visible to order queries.
+
+    On a loaded Binance matching engine the query side lags the engine: an order that was
+    accepted, and may already be filled, answers -2013 "Order does not exist." to
+    ``GET /fapi/v1/order`` (ccxt: OrderNotFound) and is missing from openOrders and the algo
+    order queries for a while. A bot that reads "not found" as "never placed" and resends enters
+    twice. Wall time, not the replay clock: a busy engine is slow in real seconds whatever the
+    replay speed. Cancels go to the matching engine, which knows the order: they are not affected.
+    ``lag_ms`` is 0 (off) by default; ``/_sim/scenario {"order_visibility_lag_ms": 1500}`` sets it.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.lag_ms = 0.0
+        self._clock = clock
+        self._accepted: dict[int, float] = {}
+
+    def accepted(self, order_id: int) -> None:
+        """Note an order's acceptance time (only while a lag is set: nothing to hide otherwise)."""
+        if self.lag_ms <= 0:
+            return
+        now = self._clock()
+        if len(self._accepted) > 10_000:  # forget orders long visible that nobody asked about
+            self._accepted = {k: t for k, t in self._accepted.items() if (now - t) * 1000.0 < self.lag_ms}
+        self._accepted[order_id] = now
+
+    def visible(self, order: Any) -> bool:
+        accepted = self._accepted.get(order.order_id)
+        if accepted is None or self.lag_ms <= 0:
+            return True
+        if (self._clock() - accepted) * 1000.0 >= self.lag_ms:
+            del self._accepted[order.order_id]
+            return True
+        return False
+
+
+def _seen(state: Any, orders: list[Any]) -> list[Any]:
+    """The orders the query side already knows (see :class:`OrderVisibility`)."""
+    return [o for o in orders if state.visibility.visible(o)]
+
+
 def new_order(state: Any, params: dict[str, str]) -> Any:
+    state.order_limiter.admit()
     inst = _instrument(state, params)
     side = _side(params)
     raw_type = P.req_str(params, "type").upper()
@@ -116,10 +164,12 @@ def new_order(state: Any, params: dict[str, str]) -> Any:
         reduce_only=P.opt_bool(params, "reduceOnly"),
         client_order_id=P.client_id(params, "newClientOrderId"),
     )
+    state.visibility.accepted(order.order_id)
     return ser.regular_order(order, inst)
 
 
 def new_algo_order(state: Any, params: dict[str, str]) -> Any:
+    state.order_limiter.admit()
     inst = _instrument(state, params)
     algo_type = P.req_str(params, "algoType").upper()
     if algo_type != "CONDITIONAL":
@@ -144,19 +194,25 @@ def new_algo_order(state: Any, params: dict[str, str]) -> Any:
         working_type=_working_type(params), client_order_id=P.client_id(params, "clientAlgoId"),
         callback_rate=None if callback is None else callback / 100.0, activation_price=activation,
     )
+    state.visibility.accepted(order.order_id)
     return ser.algo_order(order, inst)
 
 
 def _find(state: Any, symbol: str, order_id: int | None, client_id: str | None, conditional: bool,
-          missing: errors.BinanceError) -> Any:
-    """Look an order up on the regular or the algo side; the other side's orders do not exist."""
+          missing: errors.BinanceError, *, query: bool = False) -> Any:
+    """Look an order up on the regular or the algo side; the other side's orders do not exist.
+
+    A client id names the most recent order that used it (ids are unique among open orders only).
+    ``query``: a read, to which an order inside its visibility lag does not exist yet.
+    """
     from bot.sim.errors import SimError
 
     try:
-        order = state.exchange.get_order(symbol, order_id=order_id, client_order_id=client_id)
+        order = state.exchange.get_order(symbol, order_id=order_id, client_order_id=client_id,
+                                         conditional=conditional)
     except SimError:
         raise missing from None
-    if bool(order.is_conditional) != conditional:
+    if bool(order.is_conditional) != conditional or (query and not state.visibility.visible(order)):
         raise missing
     return order
 
@@ -173,7 +229,8 @@ def _ids(params: dict[str, str], id_name: str, client_name: str) -> tuple[int | 
 def get_order(state: Any, params: dict[str, str]) -> Any:
     inst = _instrument(state, params)
     oid, cid = _ids(params, "orderId", "origClientOrderId")
-    return ser.regular_order(_find(state, inst.symbol, oid, cid, False, errors.order_does_not_exist()), inst)
+    return ser.regular_order(_find(state, inst.symbol, oid, cid, False, errors.order_does_not_exist(), query=True),
+                             inst)
 
 
 def cancel_order(state: Any, params: dict[str, str]) -> Any:
@@ -189,7 +246,8 @@ def cancel_order(state: Any, params: dict[str, str]) -> Any:
 def get_algo_order(state: Any, params: dict[str, str]) -> Any:
     inst = _instrument(state, params)
     oid, cid = _ids(params, "algoId", "clientAlgoId")
-    return ser.algo_order(_find(state, inst.symbol, oid, cid, True, errors.order_does_not_exist()), inst)
+    return ser.algo_order(_find(state, inst.symbol, oid, cid, True, errors.order_does_not_exist(), query=True),
+                          inst)
 
 
 def cancel_algo_order(state: Any, params: dict[str, str]) -> Any:
@@ -208,13 +266,14 @@ def _orders_json(state: Any, orders: list[Any], conditional: bool) -> list[dict[
 
 def open_orders(state: Any, params: dict[str, str]) -> Any:
     orders = state.exchange.open_orders(_opt_symbol(state, params), conditional=False)
-    return _orders_json(state, orders, False)
+    return _orders_json(state, _seen(state, orders), False)
 
 
 def open_order(state: Any, params: dict[str, str]) -> Any:
     inst = _instrument(state, params)
     oid, cid = _ids(params, "orderId", "origClientOrderId")
-    order = _find(state, inst.symbol, oid, cid, False, errors.BinanceError(-2013, "Order does not exist."))
+    order = _find(state, inst.symbol, oid, cid, False, errors.BinanceError(-2013, "Order does not exist."),
+                  query=True)
     if not order.is_open:
         raise errors.BinanceError(-2013, "Order does not exist.")
     return ser.regular_order(order, inst)
@@ -222,11 +281,11 @@ def open_order(state: Any, params: dict[str, str]) -> Any:
 
 def open_algo_orders(state: Any, params: dict[str, str]) -> Any:
     orders = state.exchange.open_orders(_opt_symbol(state, params), conditional=True)
-    return _orders_json(state, orders, True)
+    return _orders_json(state, _seen(state, orders), True)
 
 
 def _all_orders(state: Any, params: dict[str, str], conditional: bool, id_name: str) -> Any:
-    orders = state.exchange.all_orders(_opt_symbol(state, params), conditional=conditional)
+    orders = _seen(state, state.exchange.all_orders(_opt_symbol(state, params), conditional=conditional))
     from_id = P.opt_int(params, id_name)
     if from_id is not None:
         orders = [o for o in orders if int(o.order_id) >= from_id]
@@ -302,7 +361,7 @@ def account_v3(state: Any, params: dict[str, str]) -> Any:
 def account_v2(state: Any, params: dict[str, str]) -> Any:
     out = _account(state, v2=True)
     out.update({"feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True,
-                "updateTime": 0, "multiAssetsMargin": False})
+                "updateTime": 0, "multiAssetsMargin": bool(state.account.multi_assets)})
     return out
 
 
@@ -361,22 +420,38 @@ def set_leverage(state: Any, params: dict[str, str]) -> Any:
 
 
 def set_margin_type(state: Any, params: dict[str, str]) -> Any:
+    """POST /fapi/v1/marginType. In Multi-Assets mode only cross margin exists: ISOLATED answers
+    -4168 (Binance error codes: "Unable to adjust to isolated-margin mode under the Multi-Assets mode.")."""
     inst = _instrument(state, params)
     mode = _MARGIN.get(P.req_str(params, "marginType").upper())
     if mode is None:
         raise errors.BinanceError(-1130, "Data sent for parameter 'marginType' is not valid.")
+    if mode is MarginMode.ISOLATED and state.account.multi_assets:
+        raise errors.BinanceError(-4168, "Unable to adjust to isolated-margin mode under the Multi-Assets mode.")
     state.exchange.set_margin_mode(inst.symbol, mode)
     return dict(_SUCCESS)
 
 
+def get_multi_assets_mode(state: Any, params: dict[str, str]) -> Any:
+    """GET /fapi/v1/multiAssetsMargin: ``{"multiAssetsMargin": bool}`` (Binance "Get Current Multi-Assets Mode")."""
+    return {"multiAssetsMargin": bool(state.account.multi_assets)}
+
+
 def get_position_mode(state: Any, params: dict[str, str]) -> Any:
-    return {"dualSidePosition": False}
+    """GET /fapi/v1/positionSide/dual: true in hedge (dual-side) mode (Binance "Get Current Position Mode")."""
+    return {"dualSidePosition": bool(state.account.hedge_mode)}
 
 
 def set_position_mode(state: Any, params: dict[str, str]) -> Any:
+    """POST /fapi/v1/positionSide/dual. Hedge -> one-way switches the account (Binance answers
+    success; a bot that does this silently breaks whoever uses hedge mode); asking for the mode the
+    account is in is -4059; hedge mode itself is not simulated (the core refuses dual=true)."""
     dual = P.opt_bool(params, "dualSidePosition")
     if P.opt_str(params, "dualSidePosition") is None:
         raise errors.mandatory("dualSidePosition")
+    if state.account.hedge_mode and not dual:
+        state.account.hedge_mode = False
+        return dict(_SUCCESS)
     state.exchange.set_position_mode(dual)  # one-way only: the core answers -4059 either way
     if not dual:
         raise errors.no_need_to_change_position_side()
@@ -454,6 +529,7 @@ ROUTES = [
     Route("POST", "/fapi/v1/leverage", set_leverage, True),
     Route("POST", "/fapi/v1/marginType", set_margin_type, True),
     Route("GET", "/fapi/v1/positionSide/dual", get_position_mode, True),
+    Route("GET", "/fapi/v1/multiAssetsMargin", get_multi_assets_mode, True),
     Route("POST", "/fapi/v1/positionSide/dual", set_position_mode, True),
     Route("GET", "/fapi/v1/userTrades", user_trades, True),
     Route("GET", "/fapi/v1/income", income, True),

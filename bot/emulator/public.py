@@ -19,6 +19,7 @@ from bot.emulator import errors
 from bot.emulator import params as P
 from bot.emulator.book import BarRange, build_book
 from bot.emulator.routes import Route
+from bot.sim.exchange import PERCENT_PRICE_DOWN, PERCENT_PRICE_UP
 
 EIGHT_HOURS = 8 * MS_PER_HOUR
 _INTERVALS = {"1m": MS_PER_MINUTE, "3m": 3 * MS_PER_MINUTE, "5m": 5 * MS_PER_MINUTE,
@@ -45,7 +46,7 @@ def _num(value: float, places: int = 8) -> str:
 # -- time / exchangeInfo ------------------------------------------------------------------------
 
 def server_time(state: Any, params: dict[str, str]) -> Any:
-    return {"serverTime": state.now_ms()}
+    return {"serverTime": state.server_time_ms()}
 
 
 ORDER_TYPES = ["LIMIT", "MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"]
@@ -74,8 +75,9 @@ def _symbol_info(inst: Instrument) -> dict[str, Any]:
             {"filterType": "MAX_NUM_ORDERS", "limit": 200},
             {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
             {"filterType": "MIN_NOTIONAL", "notional": f"{inst.min_notional:g}"},
-            {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
-             "multiplierDecimal": "4"},
+            # the band the core enforces on MARKET orders (-4131): one source for both
+            {"filterType": "PERCENT_PRICE", "multiplierUp": f"{PERCENT_PRICE_UP:.4f}",
+             "multiplierDown": f"{PERCENT_PRICE_DOWN:.4f}", "multiplierDecimal": "4"},
         ],
         "orderTypes": list(ORDER_TYPES),
         "timeInForce": ["GTC", "IOC", "GTX"],
@@ -90,8 +92,10 @@ def exchange_info(state: Any, params: dict[str, str]) -> Any:
         "futuresType": "U_MARGINED",
         "rateLimits": [
             {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": limit},
-            {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
-            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300},
+            {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1,
+             "limit": state.order_limiter.limits.per_minute},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
+             "limit": state.order_limiter.limits.per_10s},
         ],
         "exchangeFilters": [],
         "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],

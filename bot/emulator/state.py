@@ -9,10 +9,11 @@ from aiohttp import web
 
 from bot.core.instrument import Instrument
 from bot.emulator.auth import Credentials
-from bot.emulator.clock import EmulatorClock
+from bot.emulator.clock import EmulatorClock, server_wall_ms
 from bot.emulator.errors import BinanceError, invalid_symbol, mandatory
 from bot.emulator.faults import FaultConfig, FaultInjector
-from bot.emulator.weights import LimiterConfig, WeightLimiter
+from bot.emulator.private import OrderVisibility
+from bot.emulator.weights import LimiterConfig, OrderCountLimiter, WeightLimiter
 from bot.sim.driver import MarketDriver
 
 
@@ -37,6 +38,23 @@ class EmulatorConfig:
                 f"seed={self.seed}, api_key=***, api_secret=***, control_token=***)")
 
 
+@dataclass
+class AccountModes:
+    """Account-wide settings a real Binance account can be in, switched through ``/_sim/account``.
+
+    Binance USDⓈ-M (Account/Trade docs: "Get Current Multi-Assets Mode", "Get Current Position
+    Mode", "Change Margin Type"): in Multi-Assets mode ``GET /fapi/v1/multiAssetsMargin``
+    answers true and ``POST /fapi/v1/marginType`` ISOLATED answers -4168; in hedge mode
+    ``GET /fapi/v1/positionSide/dual`` answers true. ``server_time_offset_ms`` moves the
+    server's wall clock (``/fapi/v1/time`` of a live-speed emulator and the -1021 check) away
+    from the client's.
+    """
+
+    multi_assets: bool = False
+    hedge_mode: bool = False
+    server_time_offset_ms: int = 0
+
+
 class EmulatorState:
     """The shared state handlers read; built once per server."""
 
@@ -53,6 +71,10 @@ class EmulatorState:
         self.limiter = WeightLimiter(LimiterConfig(self.config.max_weight, self.config.ban_after_429s,
                                                    self.config.ban_seconds))
         self.faults = FaultInjector(self.config.faults)
+        #: Order-level scenario (``/_sim/scenario``): ORDERS rate limits and the visibility lag.
+        self.order_limiter = OrderCountLimiter()
+        self.visibility = OrderVisibility()
+        self.account = AccountModes()
         self.requests_served = 0
         #: When a list, every exchange request is appended as (method, path, raw query, raw body)
         #: -- for fidelity tests; None (default) records nothing.
@@ -85,6 +107,28 @@ class EmulatorState:
     def now_ms(self) -> int:
         return self.clock.now_ms()
 
+    def server_wall_ms(self) -> int:
+        """The server's wall clock: machine time plus the account scenario's offset."""
+        return server_wall_ms(self.account.server_time_offset_ms)
+
+    def request_clocks(self) -> tuple[int, int]:
+        """The clocks a signed request's ``timestamp`` may match (see ``auth.check_timestamp``).
+
+        The server's wall clock (as Binance checks it, offset included) and the market clock a
+        client synced with ``load_time_difference()`` signs with, shifted like
+        :meth:`server_time_ms` so that such a client stays accepted (docs/architecture.md, "Time
+        checks in the emulator").
+        """
+        return self.server_wall_ms(), self.clock.request_now_ms() + self.account.server_time_offset_ms
+
+    def server_time_ms(self) -> int:
+        """What ``/fapi/v1/time`` reports: the market clock, shifted by the offset.
+
+        At live speed the market clock is wall time, so this is the skewed server time a client
+        must sync with; in a replay the shift is a few seconds of market time, harmless.
+        """
+        return self.clock.now_ms() + self.account.server_time_offset_ms
+
     def instrument(self, symbol: str | None, *, required: bool = True) -> Instrument:
         if not symbol:
             raise mandatory("symbol")
@@ -110,6 +154,7 @@ class EmulatorState:
             raise BinanceError(-1102, "balance must be >= 0")
         self.exchange.reset(amount)
         self.limiter.reset()
+        self.order_limiter.reset()
 
 
 #: Where the aiohttp app keeps its state. Defined here, below both the dispatcher (``app``) and

@@ -19,6 +19,16 @@ from bot.exchange.binance_weights import klines_weight
 
 WINDOW_S = 60.0
 USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
+ORDER_COUNT_10S_HEADER = "X-MBX-ORDER-COUNT-10S"
+ORDER_COUNT_1M_HEADER = "X-MBX-ORDER-COUNT-1M"
+#: Requests that place orders: the only ones the ORDERS rate limits count (cancels never do).
+NEW_ORDER_ENDPOINTS = frozenset({("POST", "/fapi/v1/order"), ("POST", "/fapi/v1/algoOrder"),
+                                 ("POST", "/fapi/v1/batchOrders")})
+#: Binance USDⓈ-M exchangeInfo ``rateLimits``: ORDERS 300 per 10 SECOND and 1,200 per 1 MINUTE.
+ORDERS_PER_10S = 300
+ORDERS_PER_MINUTE = 1200
+#: Largest order limit the control API accepts (far above Binance's; only tests lower them).
+MAX_ORDER_LIMIT = 1_000_000
 
 
 def _depth_weight(params: Mapping[str, str]) -> int:
@@ -69,6 +79,7 @@ _WEIGHTS: dict[tuple[str, str], int | Callable[[Mapping[str, str]], int]] = {
     ("GET", "/fapi/v1/forceOrders"): _with_symbol(20, 50),
     ("GET", "/fapi/v1/commissionRate"): 20,
     ("GET", "/fapi/v1/positionSide/dual"): 30,
+    ("GET", "/fapi/v1/multiAssetsMargin"): 30,
     ("GET", "/fapi/v1/leverageBracket"): 1,
     ("POST", "/fapi/v1/batchOrders"): 5,
 }
@@ -149,3 +160,67 @@ class WeightLimiter:
             if freed >= excess:
                 return max(1, math.ceil(ts + WINDOW_S - now))
         return max(1, math.ceil(WINDOW_S))
+
+
+@dataclass
+class OrderLimits:
+    """The account's ORDERS rate limits (exchangeInfo ``rateLimits``), Binance's by default."""
+
+    per_10s: int = ORDERS_PER_10S
+    per_minute: int = ORDERS_PER_MINUTE
+
+    def validate(self) -> None:
+        for name in ("per_10s", "per_minute"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ORDER_LIMIT:
+                raise ValueError(f"{name} must be an integer within [1, {MAX_ORDER_LIMIT}], got {value!r}"[:160])
+
+
+class OrderCountLimiter:
+    """Binance's per-account ORDERS limits: new orders in the last 10 s and the last minute.
+
+    Binance USDⓈ-M ("General Info", order rate limits): every order response carries
+    ``X-MBX-ORDER-COUNT-10S`` / ``X-MBX-ORDER-COUNT-1M``; past a limit a new order is refused with
+    HTTP 429 and -1015 "Too many new orders" (no ``Retry-After``); cancels are never counted.
+    Counted on wall time like the weight limit: it is about real requests, not the replay clock.
+    Algo (conditional) orders count too: stricter than Binance if its algo service counts them
+    apart, never looser.
+    """
+
+    def __init__(self, limits: OrderLimits | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits or OrderLimits()
+        self.limits.validate()
+        self._clock = clock
+        self._times: deque[float] = deque()
+
+    def reset(self) -> None:
+        self._times.clear()
+
+    def _expire(self, now: float) -> None:
+        while self._times and self._times[0] <= now - WINDOW_S:
+            self._times.popleft()
+
+    def counts(self) -> tuple[int, int]:
+        """(orders in the last 10 s, orders in the last minute)."""
+        now = self._clock()
+        self._expire(now)
+        recent = sum(1 for t in reversed(self._times) if t > now - 10.0)
+        return recent, len(self._times)
+
+    def admit(self) -> None:
+        """Count one new order, or raise -1015 (HTTP 429) if either window is full."""
+        in_10s, in_1m = self.counts()
+        if in_10s >= self.limits.per_10s:
+            raise _too_many_orders(self.limits.per_10s, "10 SECOND")
+        if in_1m >= self.limits.per_minute:
+            raise _too_many_orders(self.limits.per_minute, "1 MINUTE")
+        self._times.append(self._clock())
+
+    def headers(self) -> dict[str, str]:
+        in_10s, in_1m = self.counts()
+        return {ORDER_COUNT_10S_HEADER: str(in_10s), ORDER_COUNT_1M_HEADER: str(in_1m)}
+
+
+def _too_many_orders(limit: int, interval: str) -> errors.BinanceError:
+    """-1015 at HTTP 429 (ccxt: DDoSProtection, as for every 429): Binance's TOO_MANY_ORDERS."""
+    return errors.BinanceError(-1015, f"Too many new orders; current limit is {limit} orders per {interval}.", 429)

@@ -29,6 +29,7 @@ MARGIN_TYPE_OPEN_ORDERS = -4047
 MARGIN_TYPE_POSITION = -4048
 POSITION_SIDE_UNCHANGED = -4059
 DUPLICATE_CLIENT_ID = -4116
+PERCENT_PRICE = -4131
 MIN_NOTIONAL = -4164
 POST_ONLY_REJECTED = -5022
 
@@ -54,6 +55,7 @@ MESSAGES: dict[int, str] = {
     MARGIN_TYPE_POSITION: "Margin type cannot be changed if there exists position.",
     POSITION_SIDE_UNCHANGED: "No need to change position side.",
     DUPLICATE_CLIENT_ID: "ClientOrderId is duplicated.",
+    PERCENT_PRICE: "The counterparty's best price does not meet the PERCENT_PRICE filter limit.",
     MIN_NOTIONAL: "Order's notional must be no smaller than 5 (unless you choose reduce only).",
     POST_ONLY_REJECTED: (
         "Due to the order could not be executed as maker, the Post Only order will be rejected. "

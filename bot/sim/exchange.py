@@ -38,6 +38,10 @@ from bot.sim.validation import check_order_shape
 
 ALGO_ID_START = 1_000_000_000_000
 DEFAULT_LEVERAGE = 20
+#: Binance's PERCENT_PRICE filter (``multiplierUp``/``multiplierDown`` around the mark price), as
+#: the emulator's exchangeInfo advertises it for every symbol.
+PERCENT_PRICE_UP = 1.05
+PERCENT_PRICE_DOWN = 0.95
 _EPS = 1e-9
 
 
@@ -78,6 +82,9 @@ class SimExchange:
         self.taker_fee = float(taker_fee)
         self.seed = seed  # the model is deterministic and uses no randomness; kept for the contract
         self.fill_model = fill_model or FillModel()
+        #: Reject MARKET orders whose fill price lies outside the PERCENT_PRICE band (-4131), as
+        #: Binance does in fast markets. On by default; tests that need a wild fill switch it off.
+        self.percent_price_check = True
         self.account = Account(balance)
         self.now_ms = 0
         self._state: dict[str, _SymbolState] = {s: _SymbolState(i) for s, i in self.instruments.items()}
@@ -86,7 +93,8 @@ class SimExchange:
     def _reset_orders(self) -> None:
         self._orders: dict[int, SimOrder] = {}
         self._history: list[SimOrder] = []
-        self._by_client: dict[str, SimOrder] = {}
+        #: (symbol, is_conditional, client id) -> the most recent order that used the id.
+        self._by_client: dict[tuple[str, bool, str], SimOrder] = {}
         self._force: list[SimOrder] = []
         self._pending: list[SimEvent] = []
         self._next_order_id = 1
@@ -259,10 +267,7 @@ class SimExchange:
             inst, otype, quantity, price, trigger_price, close_position, reduce_only, callback_rate,
             activation_price)
         if client_order_id is not None:
-            if not isinstance(client_order_id, str) or not 1 <= len(client_order_id) <= 36:
-                raise SimError(E.MANDATORY_PARAM, "client_order_id must be a string of 1..36 characters.")
-            if client_order_id in self._by_client:
-                raise SimError(E.DUPLICATE_CLIENT_ID)
+            self._check_client_id(symbol, client_order_id)
         if st.last is None or st.mark is None:
             raise SimError(E.NEW_ORDER_REJECTED, f"NEW_ORDER_REJECTED: no market price for {symbol} yet.")
         pos = self.account.positions.get(symbol)
@@ -277,6 +282,7 @@ class SimExchange:
             return self._accept_conditional(st, side, otype, qty, trigger_price, reduce_only, close_position,
                                             wtype, client_order_id, callback_rate, activation_price)
         if otype is OrderType.MARKET:
+            self._check_percent_price(st, side)
             order = self._new_order(st, side, otype, qty, None, None, tif, reduce_only, False, wtype,
                                     client_order_id, register=False)
             events = self._taker_fill(st, order, qty, st.last, self.now_ms)
@@ -285,9 +291,45 @@ class SimExchange:
             return order
         return self._accept_limit(st, side, qty, price, tif, reduce_only, wtype, client_order_id)  # type: ignore[arg-type]
 
-    def cancel_order(self, symbol: str, order_id: int | None = None, client_order_id: str | None = None) -> SimOrder:
+    def _check_client_id(self, symbol: str, client_order_id: str) -> None:
+        """-4116 only while an OPEN order on the symbol carries the id (regular or algo).
+
+        Binance USDⓈ-M documents ``newClientOrderId`` and ``clientAlgoId`` as "a unique id among
+        open orders": once the order is filled, cancelled or expired the id can be sent again and
+        makes a new order. Refusing every reuse (as this simulator once did) hides the duplicate
+        entry a bot makes when it resends an order that had already filled. Regular and algo
+        orders are checked together: stricter than a separate check per kind, never looser.
+        """
+        if not isinstance(client_order_id, str) or not 1 <= len(client_order_id) <= 36:
+            raise SimError(E.MANDATORY_PARAM, "client_order_id must be a string of 1..36 characters.")
+        for conditional in (False, True):
+            order = self._by_client.get((symbol, conditional, client_order_id))
+            if order is not None and order.is_open:
+                raise SimError(E.DUPLICATE_CLIENT_ID)
+
+    def _check_percent_price(self, st: _SymbolState, side: OrderSide) -> None:
+        """-4131 when a MARKET order's best counterparty price is outside the PERCENT_PRICE band.
+
+        Binance rejects a market order whose counterparty price is beyond ``mark * multiplierUp``
+        (buys) or below ``mark * multiplierDown`` (sells) with -4131 "The counterparty's best price
+        does not meet the PERCENT_PRICE filter limit." (error-code list of the USDⓈ-M API; ccxt maps
+        it to OperationRejected). As the message says, the price checked is the best counterparty
+        price: the synthetic book's top level (last price plus or minus half the modelled spread),
+        not the size-dependent fill price, so a large order is not refused for its own impact.
+        """
+        if not self.percent_price_check or st.mark is None or st.last is None:
+            return
+        ref = st.last
+        half = self.fill_model.spread(ref, st.inst.tick_size, st.high or ref, st.low or ref, st.close or ref) / 2
+        price = ref + half if side is OrderSide.BUY else ref - half
+        if (side is OrderSide.BUY and price > st.mark * PERCENT_PRICE_UP + _EPS) or (
+                side is OrderSide.SELL and price < st.mark * PERCENT_PRICE_DOWN - _EPS):
+            raise SimError(E.PERCENT_PRICE)
+
+    def cancel_order(self, symbol: str, order_id: int | None = None, client_order_id: str | None = None,
+                     conditional: bool | None = None) -> SimOrder:
         st = self._state_or_raise(symbol)
-        order = self._lookup(symbol, order_id, client_order_id, E.UNKNOWN_ORDER)
+        order = self._lookup(symbol, order_id, client_order_id, E.UNKNOWN_ORDER, conditional)
         if not order.is_open:
             raise SimError(E.UNKNOWN_ORDER)
         self._close_order(st, order, OrderStatus.CANCELED, self.now_ms)
@@ -302,9 +344,12 @@ class SimExchange:
             self._pending.append(SimEvent(EventKind.ORDER_UPDATE, symbol, self.now_ms, {"order": order}))
         return canceled
 
-    def get_order(self, symbol: str, order_id: int | None = None, client_order_id: str | None = None) -> SimOrder:
+    def get_order(self, symbol: str, order_id: int | None = None, client_order_id: str | None = None,
+                  conditional: bool | None = None) -> SimOrder:
+        """An order by id, or the most recent one with ``client_order_id`` (ids can be reused once
+        closed); ``conditional`` limits the search to regular (False) or algo (True) orders."""
         self._state_or_raise(symbol)
-        return self._lookup(symbol, order_id, client_order_id, E.NO_SUCH_ORDER)
+        return self._lookup(symbol, order_id, client_order_id, E.NO_SUCH_ORDER, conditional)
 
     def open_orders(self, symbol: str | None = None, conditional: bool | None = None) -> list[SimOrder]:
         states = [self._state_or_raise(symbol)] if symbol is not None else list(self._state.values())
@@ -375,11 +420,17 @@ class SimExchange:
         self._bad_rows += 1
         logger.warning("sim: skipped malformed market data for {} at {}: {}", symbol, ts_ms, what)
 
-    def _lookup(self, symbol: str, order_id: int | None, client_order_id: str | None, missing: int) -> SimOrder:
+    def _lookup(self, symbol: str, order_id: int | None, client_order_id: str | None, missing: int,
+                conditional: bool | None = None) -> SimOrder:
         if order_id is None and client_order_id is None:
             raise SimError(E.MANDATORY_PARAM, "Either orderId or origClientOrderId must be sent.")
-        order = self._orders.get(order_id) if order_id is not None else self._by_client.get(client_order_id or "")
-        if order is None or order.symbol != symbol:
+        if order_id is not None:
+            order = self._orders.get(order_id)
+        else:
+            kinds = (False, True) if conditional is None else (conditional,)
+            found = [o for k in kinds if (o := self._by_client.get((symbol, k, client_order_id or ""))) is not None]
+            order = max(found, key=lambda o: o.seq) if found else None
+        if order is None or order.symbol != symbol or (conditional is not None and order.is_conditional != conditional):
             raise SimError(missing)
         return order
 
@@ -409,8 +460,8 @@ class SimExchange:
         """Make an accepted order visible to lookups and history (never a rejected request)."""
         self._orders[order.order_id] = order
         self._history.append(order)
-        if by_client:
-            self._by_client.setdefault(order.client_order_id, order)
+        if by_client:  # the most recent order with an id answers look-ups by that id (Binance)
+            self._by_client[(order.symbol, order.is_conditional, order.client_order_id)] = order
 
     def _close_order(self, st: _SymbolState, order: SimOrder, status: OrderStatus, ts_ms: int) -> None:
         """Move a resting order to a terminal state and release what it held."""
@@ -454,10 +505,7 @@ class SimExchange:
                     cap: float | None = None) -> list[SimEvent]:
         """Execute ``qty`` of ``order`` as taker around ``ref``; raises SimError before any change."""
         inst = st.inst
-        bar_close = st.close or ref
-        high, low = (st.high, st.low) if st.close else (ref, ref)
-        price = self.fill_model.taker_price(order.side.sign, ref, qty, inst.tick_size, high, low, bar_close,
-                                            st.volume)
+        price = self._taker_price(st, order.side, qty, ref)
         if cap is not None:
             price = min(price, cap) if order.side is OrderSide.BUY else max(price, cap)
         self._check_margin(st, order.side, qty, price, self.taker_fee)
@@ -467,6 +515,12 @@ class SimExchange:
         return [SimEvent(EventKind.FILL, inst.symbol, ts_ms, {"fill": fill, "order": order}),
                 SimEvent(EventKind.ORDER_UPDATE, inst.symbol, ts_ms, {"order": order}),
                 *self._after_position_change(st, ts_ms)]
+
+    def _taker_price(self, st: _SymbolState, side: OrderSide, qty: float, ref: float) -> float:
+        """The price a taker order of ``qty`` pays around ``ref`` on the synthetic book."""
+        bar_close = st.close or ref
+        high, low = (st.high, st.low) if st.close else (ref, ref)
+        return self.fill_model.taker_price(side.sign, ref, qty, st.inst.tick_size, high, low, bar_close, st.volume)
 
     def _after_position_change(self, st: _SymbolState, ts_ms: int) -> list[SimEvent]:
         """Binance expires resting reduce-only orders once the position is flat."""
