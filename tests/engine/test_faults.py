@@ -42,7 +42,9 @@ def _check_invariants(sim, cycle: int) -> None:
 @pytest.mark.slow
 async def test_no_duplicate_and_no_unprotected_position_under_faults(tmp_path: Path, sample_dir: Path) -> None:
     store = MarketStore.load(sample_dir, symbols=SYMBOLS)
-    faults = FaultConfig(p_5xx=0.08, p_429=0.04, p_timeout=0.02, p_drop_response=0.5, hang_seconds=1.2, seed=11)
+    # The seed fixes the fault sequence for this request sequence; the assertion on the counts below
+    # proves the draws really dropped an order response (a change of request sequence may need a new seed).
+    faults = FaultConfig(p_5xx=0.08, p_429=0.04, p_timeout=0.02, p_drop_response=0.5, hang_seconds=1.2, seed=12)
     emu = await helpers.start(store, T0, SYMBOLS, max_weight=10_000_000, faults=faults)
     settings = helpers.engine_settings(tmp_path, base_url=emu.base_url, mode="testnet")
     settings.exchange.timeout_ms = 1000
