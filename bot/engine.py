@@ -33,7 +33,7 @@ from loguru import logger
 
 from bot import __version__
 from bot.config import Settings
-from bot.core.enums import ExitReason, IntentKind, Mode, OrderType, PositionSide, RiskState
+from bot.core.enums import ExitReason, IntentKind, MarginMode, Mode, OrderType, PositionSide, RiskState
 from bot.core.instrument import Instrument
 from bot.core.intents import Intent
 from bot.core.precision import Rounding
@@ -49,6 +49,7 @@ from bot.execution.types import (
     SubmitUnknownError,
 )
 from bot.journal import Journal
+from bot.logging import redact
 from bot.market.snapshot import Snapshot
 from bot.risk.account import AccountState, Exposure
 from bot.risk.breakers import CircuitBreaker
@@ -57,6 +58,7 @@ from bot.risk.decision import OrderPlan
 from bot.risk.files import RiskFiles
 from bot.risk.manager import RiskManager
 from bot.risk.stops import ProtectionPlan, StopWatchdog, TrailingSpec, advance_protection
+from bot.sim.margin import liquidation_price_for
 from bot.trading.book import OpenTrade, TradeBook
 from bot.trading.exits import resolve_exit
 from bot.trading.feed import Feed
@@ -117,6 +119,8 @@ class Engine:
         self._funding_since: int | None = None
         self._last_marks: dict[str, float] = {}
         self._last_rates: dict[str, float] = {}
+        #: entries whose fills are not journaled yet (trade id -> placed order, requested price)
+        self._pending_entry_fills: dict[str, tuple[Any, float]] = {}
         self.closed_trades: list[dict[str, Any]] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -263,24 +267,48 @@ class Engine:
     # -- one cycle ------------------------------------------------------------------------------
 
     async def safe_cycle(self) -> CycleReport | None:
-        """One cycle at the venue's time; a venue outage skips the cycle instead of stopping the
+        """One cycle at the venue's time; a venue error skips the cycle instead of stopping the
         bot (resting stops keep protecting positions; the next cycle re-syncs everything).
-        Every call counts as an attempt (``--max-cycles``), skipped or not."""
+        Every call counts as an attempt (``--max-cycles``), skipped or not.
+
+        Skipped: outages (5xx, timeouts, 429/418), a clock the resync could not fix (-1021) and
+        any other answer of the venue; a refused API key still stops the run (it will not heal).
+        ``consecutive_failures`` resets only when a cycle completes, so a bot that can never
+        trade is counted, not forgotten: see :meth:`_cycle_failed` (issue 11, item 8).
+        """
         self.attempts += 1
         try:
             now = await self.executor.now_ms()
-            return await self.cycle(now)
-        except (ccxt.OperationFailed, ccxt.ExchangeNotAvailable) as exc:  # 5xx, timeouts, 429/418
-            self.consecutive_failures += 1
-            logger.warning("cycle skipped: venue unavailable ({}: {})", type(exc).__name__, exc)
-            self.journal.record_event("cycle_skipped", f"venue unavailable: {type(exc).__name__}",
-                                      severity="warning" if self.consecutive_failures < 5 else "error",
-                                      data={"consecutive": self.consecutive_failures})
+            report = await self.cycle(now)
+        except (ccxt.AuthenticationError, ccxt.PermissionDenied):
+            raise
+        except ccxt.BaseError as exc:
+            self._cycle_failed(exc)
             return None
+        self.consecutive_failures = 0
+        return report
+
+    def _cycle_failed(self, exc: Exception) -> None:
+        """Count a skipped cycle; at :data:`FAILURES_ESCALATE_AFTER` in a row, and every
+        :data:`FAILURES_ESCALATE_EVERY` after, journal an ``error`` event and log at ERROR."""
+        self.consecutive_failures += 1
+        count = self.consecutive_failures
+        unavailable = isinstance(exc, ccxt.OperationFailed | ccxt.ExchangeNotAvailable)
+        what = "venue unavailable" if unavailable else "venue error"
+        detail = redact(" ".join(str(exc).split()))[:300]
+        logger.warning("cycle skipped: {} ({}: {})", what, type(exc).__name__, detail)
+        self.journal.record_event("cycle_skipped", f"{what}: {type(exc).__name__}",
+                                  severity="warning" if count < FAILURES_ESCALATE_AFTER else "error",
+                                  data={"consecutive": count})
+        if count < FAILURES_ESCALATE_AFTER or (count - FAILURES_ESCALATE_AFTER) % FAILURES_ESCALATE_EVERY:
+            return
+        message = f"{count} cycles in a row failed; last error {type(exc).__name__}: {detail}"
+        logger.error(message)
+        self.journal.record_event("cycles_failing", message, severity="error",
+                                  data={"consecutive": count, "error": type(exc).__name__})
 
     async def cycle(self, now: int) -> CycleReport:
         self.cycles += 1
-        self.consecutive_failures = 0
         report = CycleReport(ts=now)
         snaps = await self.feed.snapshots(now)
         report.snapshots = len(snaps)
@@ -499,7 +527,13 @@ class Engine:
             if await self._enter(intent, decision, decision_id, signal_ids.get(id(intent)), now):
                 report.entries += 1
                 report.orders += 1
-                positions = await self.executor.positions()  # the next intent sees this exposure
+                try:
+                    positions = await self.executor.positions()  # the next intent sees this exposure
+                except (ccxt.OperationFailed, ccxt.ExchangeNotAvailable) as exc:
+                    # exposure unknown: no more entries this cycle; the trade and its stop are in place
+                    logger.warning("positions read after an entry failed ({}): no more entries this cycle",
+                                   type(exc).__name__)
+                    break
 
     def _with_config(self, intent: Intent, name: str) -> Intent:
         """Fill the stop/take-profit/leverage/time stop from the strategy's config when absent."""
@@ -527,7 +561,13 @@ class Engine:
                 purpose="entry", signal_id=signal_id, requested_price=plan.entry_price,
             )
         except (OrderRejectedError, SubmitUnknownError) as exc:
+            # Journaled, not only logged: a refused set-up (-4168, -4028) or an entry whose outcome
+            # is unknown (it may have executed: reconciliation adopts it) is something to review.
+            unknown = isinstance(exc, SubmitUnknownError)
             logger.warning("entry {} {} not placed: {}", plan.side.value, plan.symbol, exc)
+            self.journal.record_event("entry_unknown" if unknown else "entry_not_placed", f"{plan.symbol}: {exc}",
+                                      severity="error" if unknown else "warning", ts=now,
+                                      data={"symbol": plan.symbol, "client_id": cid})
             return False
         finally:
             self.risk.record_orders(now)
@@ -539,33 +579,50 @@ class Engine:
         fill_price = state.avg_price or plan.entry_price
         stop_price, take_profit_price = exits_for_fill(self.executor.instrument(plan.symbol), plan, fill_price)
         entry_ts = max(now, state.ts or now)  # the fill, not the decision (they differ on a fast venue)
+        liquidation = estimated_liquidation(self.executor.instrument(plan.symbol), plan, fill_price, state.filled)
         trade = OpenTrade(
             trade_id=_new_trade_id(), symbol=plan.symbol, side=plan.side, strategy=intent.strategy, entry_ts=entry_ts,
             entry_price=fill_price, quantity=state.filled, leverage=plan.leverage, margin_mode=plan.margin_mode,
             key=key, stop_price=None, take_profit_price=take_profit_price, time_stop_ms=plan.time_stop_ms,
-            signal_id=signal_id, order_ids={cid: placed.journal_id},
+            liquidation_price=liquidation, signal_id=signal_id, order_ids={cid: placed.journal_id},
         )
+        # Book, plan and trade row first, with no venue call in between (issue 11 item 4): if a
+        # read fails after this, the next cycle's stop rows still reference a trade that exists.
         self.book.add(trade)
         self.plans[plan.symbol] = self._protection_plan(intent.strategy, plan, fill_price, stop_price,
                                                         take_profit_price)
-        positions = await self.executor.positions()
-        pos = next((p for p in positions if p.symbol == plan.symbol), None)
         self.journal.record_trade_open(
             trade_id=trade.trade_id, symbol=plan.symbol, side=plan.side, strategy=intent.strategy, entry_ts=entry_ts,
             entry_price=fill_price, quantity=state.filled, leverage=plan.leverage, margin_mode=plan.margin_mode,
-            stop_price=stop_price, take_profit_price=take_profit_price,
-            liquidation_price=pos.liquidation_price if pos else None, time_stop_at=plan.time_stop_ms,
-            signal_id=signal_id, risk_decision_id=decision_id,
+            stop_price=stop_price, take_profit_price=take_profit_price, liquidation_price=liquidation,
+            time_stop_at=plan.time_stop_ms, signal_id=signal_id, risk_decision_id=decision_id,
         )
-        fills = await self.router.record_fills(placed.journal_id, state, since_ms=placed.sent_ts - FILL_LOOKBACK_MS,
-                                               trade_id=trade.trade_id, requested_price=plan.entry_price,
-                                               latency_ms=placed.latency_ms)
-        trade.fees = sum(f.fee for f in fills)
-        # The stop goes on the exchange right away, before anything else happens.
-        open_orders = await self.executor.open_orders(plan.symbol)
-        await self._protect([p for p in positions if p.symbol == plan.symbol], open_orders, now)
+        # The stop goes on the exchange right away, from the fill itself: no positions or open
+        # orders read stands between the fill and its stop (if placing fails, the watchdog
+        # escalates now and tries again next cycle).
+        filled = PositionState(plan.symbol, plan.side, state.filled, fill_price, mark_price=fill_price)
+        await self._protect([filled], [], now)
+        self._pending_entry_fills[trade.trade_id] = (placed, plan.entry_price)
+        await self._record_entry_fills()
         self.journal.flush()
         return True
+
+    async def _record_entry_fills(self) -> None:
+        """Journal the fills of entries whose trade rows exist; a failed read keeps them pending
+        for the next cycle (the trade and its stop never wait on this read)."""
+        for trade_id, (placed, requested) in list(self._pending_entry_fills.items()):
+            try:
+                fills = await self.router.record_fills(
+                    placed.journal_id, placed.state, since_ms=placed.sent_ts - FILL_LOOKBACK_MS, trade_id=trade_id,
+                    requested_price=requested, latency_ms=placed.latency_ms)
+            except (ccxt.OperationFailed, ccxt.ExchangeNotAvailable) as exc:
+                logger.warning("entry fills of trade {} not read yet ({}): retried next cycle", trade_id[:8],
+                               type(exc).__name__)
+                continue
+            del self._pending_entry_fills[trade_id]
+            trade = next((t for t in self.book if t.trade_id == trade_id), None)
+            if trade is not None:
+                trade.fees += sum(f.fee for f in fills)
 
     def _protection_plan(self, strategy: str, plan, fill_price: float, stop_price: float,
                          take_profit_price: float | None) -> ProtectionPlan:
@@ -583,7 +640,12 @@ class Engine:
     # -- protection and flattening ------------------------------------------------------------
 
     async def _protect(self, positions: list[PositionState], open_orders: list[OrderState], now: int) -> int:
+        """Advance trailing/break-even plans to the marks, then let the watchdog make every
+        position hold exactly one confirmed stop (see bot.risk.stops); entry fills a failed
+        read left unjournaled are retried here, every cycle."""
         assert self.protector is not None
+        if self._pending_entry_fills:
+            await self._record_entry_fills()
         for pos in positions:
             plan = self.plans.get(pos.symbol)
             if plan is not None and pos.mark_price:
@@ -668,6 +730,22 @@ def exits_for_fill(instrument: Instrument, plan: OrderPlan, fill_price: float) -
         take_profit = instrument.round_price(fill_price + (plan.take_profit_price - plan.entry_price),
                                              Rounding.CEIL if long else Rounding.FLOOR)
     return stop, take_profit
+
+
+#: Consecutive failed cycles before an ``error`` event, and the period of the reminders after it.
+FAILURES_ESCALATE_AFTER = 5
+FAILURES_ESCALATE_EVERY = 10
+
+
+def estimated_liquidation(instrument: Instrument, plan: OrderPlan, fill_price: float, quantity: float) -> float | None:
+    """The isolated position's liquidation price from the fill (Binance's isolated-margin formula
+    with the symbol's maintenance bracket, as the simulator uses), so the trade row needs no
+    positions read after the fill; None for cross margin (it depends on the whole account)."""
+    if plan.margin_mode is not MarginMode.ISOLATED or quantity <= 0 or plan.leverage <= 0:
+        return None
+    margin = fill_price * quantity / plan.leverage
+    liq = liquidation_price_for(instrument, plan.side.value, fill_price, quantity, margin)
+    return liq if math.isfinite(liq) and liq > 0 else None
 
 
 def check_run_limits(cycle_seconds: float, max_cycles: int | None, duration_s: float | None) -> None:

@@ -95,7 +95,23 @@ def _one_line(text: str) -> str:
 
 
 def error_hint(exc: BaseException, *, journal_url: str | None = None) -> str | None:
-    """What to fix, for the errors an ordinary user meets (keys, network, journal, files)."""
+    """What to fix, for the errors an ordinary user meets (keys, network, journal, files).
+
+    The cause chain is searched too: a start-up that gave up after its retries wraps the network
+    error it last met (``StartupError`` from ``ccxt.ExchangeNotAvailable``), and the hint is the
+    network's."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        hint = _hint_for(cause, journal_url)
+        if hint is not None:
+            return hint
+        cause = cause.__cause__
+    return None
+
+
+def _hint_for(exc: BaseException, journal_url: str | None) -> str | None:
     import ccxt
     import sqlalchemy.exc
 

@@ -7,6 +7,13 @@ order*. The watchdog never leaves a gap: a replacement stop is always placed bef
 is cancelled, so moving a stop (trailing, break-even, resize after a later fill) is
 ``PlaceStop(new)`` then ``CancelOrder(old)``.
 
+A failed move never leaves a gap either (issue 11): an old stop is cancelled only once its
+replacement is confirmed (the cancels carry ``after_replacement``), and a position without a
+confirmed stop gets a stop placement attempt every cycle, with a market close as the escalation
+when that placement fails. Binance can refuse any single order (5xx ``-1000``/``-1001``, -2021
+"would immediately trigger", -1015 order-count limit: ``../shared/reference/ccxt-binanceusdm.md``
+section 4), so no cycle may assume a placement works.
+
 The small view dataclasses below are what both the simulated exchange and ccxt are adapted to.
 """
 
@@ -14,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from loguru import logger
 
@@ -109,7 +116,12 @@ class ProtectionPlan:
 
 @dataclass(frozen=True, slots=True)
 class PlaceStop:
-    """Place a reduce-only stop-market (or native trailing stop) for ``quantity``."""
+    """Place a reduce-only stop-market (or native trailing stop) for ``quantity``.
+
+    ``protected``: a stop already resting covers the whole position, so this placement only
+    moves it (trailing, break-even); if it fails the old stop keeps protecting and nothing is
+    closed. Not part of equality: it describes the venue's state, not the order.
+    """
 
     symbol: str
     side: OrderSide
@@ -117,6 +129,7 @@ class PlaceStop:
     quantity: float
     reason: str
     callback_rate_pct: float | None = None  # set: a native TRAILING_STOP_MARKET
+    protected: bool = field(default=False, compare=False)
 
     @property
     def order_type(self) -> OrderType:
@@ -136,9 +149,14 @@ class PlaceTakeProfit:
 
 @dataclass(frozen=True, slots=True)
 class CancelOrder:
+    """Cancel a conditional order. ``after_replacement``: this is a stop being replaced by the
+    :class:`PlaceStop` queued before it for the same symbol; execute it only if that placement
+    was confirmed (a failed move must leave the old stop resting)."""
+
     symbol: str
     order_id: str
     reason: str
+    after_replacement: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,11 +172,13 @@ class ClosePositionAtMarket:
 
 @dataclass(frozen=True, slots=True)
 class RaiseAlert:
-    """Something a person should know; the engine journals it as an event."""
+    """Something a person should know; the engine journals it as an event of ``severity``
+    (the hook for alerting, issue 15)."""
 
     symbol: str
     code: str
     message: str
+    severity: str = field(default="warning", compare=False)
 
 
 StopAction = PlaceStop | PlaceTakeProfit | CancelOrder | ClosePositionAtMarket | RaiseAlert
@@ -220,8 +240,11 @@ class StopWatchdog:
     plan says so). Positions without a plan (found after a restart, opened by hand) get a
     fallback stop ``fallback_stop_pct`` from entry and an alert.
 
-    When the engine reports that placing a stop failed (:meth:`report_failure`), the position
-    is closed at market from then on until it is gone.
+    When the engine reports that placing a stop failed (:meth:`report_failure`), a position
+    that an older stop still covers keeps it (the move is retried next cycle); a bare one is
+    closed at market as the escalation. Either way the next :meth:`check` asks for the stop
+    again: the watchdog keeps no "give up on stops" state, so a transient refusal never turns
+    into a position that only ever gets market-close attempts.
     """
 
     def __init__(self, instruments: Mapping[str, Instrument] | None = None, *,
@@ -231,18 +254,27 @@ class StopWatchdog:
                              f"got {fallback_stop_pct}")
         self.instruments = dict(instruments or {})
         self.fallback_stop_pct = fallback_stop_pct
-        self._failed: dict[str, str] = {}
 
     def report_failure(self, action: PlaceStop, error: str) -> list[StopAction]:
-        """The exchange refused ``action``: close the position at market and raise an alert."""
-        self._failed[action.symbol] = error
+        """The exchange refused (or never confirmed) ``action``: what to do instead, now.
+
+        A move (``action.protected``): keep the old stop, raise a warning; the caller must
+        skip the cancels that depended on this placement. A missing stop: close at market and
+        raise an error (if the close fails too, the caller journals ``stop_missing``).
+        """
+        if action.protected:
+            logger.warning("risk: moving the stop for {} to {} failed ({}): the old stop stays",
+                           action.symbol, action.trigger_price, error)
+            return [RaiseAlert(action.symbol, "stop_move_failed",
+                               f"could not move the protective stop to {action.trigger_price}: {error}; "
+                               f"the previous stop stays, retrying next cycle")]
         logger.error("risk: placing the stop for {} failed ({}): closing at market", action.symbol, error)
         return [
             ClosePositionAtMarket(action.symbol, action.side, action.quantity, ExitReason.STOP_LOSS,
                                   f"stop placement failed: {error}"),
             RaiseAlert(action.symbol, "stop_placement_failed",
                        f"could not place the protective stop at {action.trigger_price} "
-                       f"for {action.quantity}: {error}; closing at market"),
+                       f"for {action.quantity}: {error}; closing at market", severity="error"),
         ]
 
     def check(self, positions: Iterable[PositionInfo], open_conditional_orders: Iterable[ConditionalOrderInfo],
@@ -259,9 +291,6 @@ class StopWatchdog:
             held.add(pos.symbol)
             mine = [o for o in orders if o.symbol == pos.symbol]
             actions += self._check_position(pos, mine, plans.get(pos.symbol), now_ms)
-        for symbol in list(self._failed):
-            if symbol not in held:
-                del self._failed[symbol]
         for order in orders:  # protective orders left behind by a closed position
             if order.symbol not in held and order.protective:
                 actions.append(CancelOrder(order.symbol, order.order_id, "orphan: no position"))
@@ -272,9 +301,6 @@ class StopWatchdog:
     def _check_position(self, pos: PositionInfo, orders: Sequence[ConditionalOrderInfo],
                         plan: ProtectionPlan | None, now_ms: int | None) -> list[StopAction]:
         exit_side = pos.side.exit_order_side
-        if pos.symbol in self._failed:
-            return [ClosePositionAtMarket(pos.symbol, exit_side, pos.quantity, ExitReason.STOP_LOSS,
-                                          f"stop placement failed: {self._failed[pos.symbol]}")]
         actions: list[StopAction] = []
         if plan is not None and plan.side is not pos.side:
             actions.append(RaiseAlert(pos.symbol, "plan_side_mismatch",
@@ -302,11 +328,13 @@ class StopWatchdog:
         keep = good[0] if good else None
         if keep is None:
             callback = plan.trailing.distance_pct * 100 if native and plan and plan.trailing else None
+            covered = any(o.protective and o.side is exit_side and self._covers(o, pos) for o in stops)
             actions.append(PlaceStop(pos.symbol, exit_side, stop, pos.quantity,
-                                     "missing or wrong protective stop", callback))
+                                     "missing or wrong protective stop", callback, protected=covered))
         for order in stops:
             if order is not keep:
-                actions.append(CancelOrder(pos.symbol, order.order_id, "replaced or extra protective stop"))
+                actions.append(CancelOrder(pos.symbol, order.order_id, "replaced or extra protective stop",
+                                           after_replacement=keep is None))
         if plan is not None and plan.take_profit_price is not None:
             actions += self._check_take_profit(pos, orders, plan.take_profit_price)
         return actions

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from loguru import logger
 
-from bot.core.enums import ExitReason, OrderType, WorkingType
+from bot.core.enums import ExitReason, OrderStatus, OrderType, WorkingType
 from bot.execution.ids import client_order_id
 from bot.execution.types import OrderRejectedError, OrderRequest, OrderState, PositionState, SubmitUnknownError
 from bot.journal import Journal
@@ -26,6 +26,14 @@ from bot.risk.stops import (
 )
 from bot.trading.book import OpenTrade, TradeBook
 from bot.trading.orders import OrderRouter
+
+#: Statuses of a stop that was answered but does not rest on the venue (not a confirmed stop).
+_NOT_PLACED = (OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.CANCELED)
+
+
+def _without_replaced_cancels(queue: list[StopAction], symbol: str) -> list[StopAction]:
+    """``queue`` minus the cancels of ``symbol``'s stops that waited on a replacement that failed."""
+    return [a for a in queue if not (isinstance(a, CancelOrder) and a.after_replacement and a.symbol == symbol)]
 
 
 def position_infos(positions: list[PositionState]) -> list[PositionInfo]:
@@ -57,29 +65,34 @@ class Protector:
         self._seq: dict[tuple[str, str], int] = {}
 
     async def apply(self, actions: list[StopAction], now_ms: int) -> int:
-        """Execute ``actions`` in order; returns how many orders were sent."""
+        """Execute ``actions`` in order; returns how many orders were sent.
+
+        Never leaves a gap (issue 11): when a stop placement fails, the cancels that depended on
+        it (``CancelOrder.after_replacement``) are dropped, so the old stop keeps resting; a bare
+        position is closed at market instead, and if that close fails too a ``stop_missing``
+        error is journaled (the next cycle tries the stop again). A failed cancel never stops
+        the batch: the extra stop is found and cancelled next cycle.
+        """
         sent = 0
         queue = list(actions)
+        bare: dict[str, str] = {}  # symbol -> why its stop could not be placed this batch
         while queue:
             action = queue.pop(0)
             trade = self.book.get(action.symbol)
             if isinstance(action, RaiseAlert):
-                self.journal.record_event(action.code, f"{action.symbol}: {action.message}", severity="warning",
-                                          ts=now_ms, data={"symbol": action.symbol})
+                self.journal.record_event(action.code, f"{action.symbol}: {action.message}",
+                                          severity=action.severity, ts=now_ms, data={"symbol": action.symbol})
             elif isinstance(action, CancelOrder):
-                state = await self.router.executor.cancel(action.symbol, exchange_id=action.order_id,
-                                                          conditional=True)
-                journal_id = trade.order_ids.get(state.client_id) if (trade and state and state.client_id) else None
-                if journal_id is not None and state is not None:
-                    self.router.record_state(journal_id, state, ts=now_ms)
-                self.journal.record_event("order_cancel", f"{action.symbol} {action.order_id}: {action.reason}",
-                                          ts=now_ms, data={"symbol": action.symbol, "order_id": action.order_id})
+                await self._cancel(action, trade, now_ms)
             elif isinstance(action, PlaceStop):
                 try:
                     await self._place_stop(action, trade, now_ms)
                     sent += 1
                 except (OrderRejectedError, SubmitUnknownError) as exc:
-                    queue = self.watchdog.report_failure(action, str(exc)) + queue
+                    queue = self.watchdog.report_failure(action, str(exc)) + _without_replaced_cancels(
+                        queue, action.symbol)
+                    if not action.protected:
+                        bare[action.symbol] = str(exc)
             elif isinstance(action, PlaceTakeProfit):
                 try:
                     await self._place_take_profit(action, trade)
@@ -87,10 +100,39 @@ class Protector:
                 except (OrderRejectedError, SubmitUnknownError) as exc:
                     logger.warning("take-profit for {} not placed: {}", action.symbol, exc)
             elif isinstance(action, ClosePositionAtMarket):
-                await self.close_at_market(action.symbol, action.side, action.quantity, action.reason,
-                                           detail=action.detail, trade=trade)
+                state = await self.close_at_market(action.symbol, action.side, action.quantity, action.reason,
+                                                   detail=action.detail, trade=trade)
                 sent += 1
+                if state is None and action.symbol in bare:
+                    self._journal_stop_missing(action, bare[action.symbol], now_ms)
         return sent
+
+    async def _cancel(self, action: CancelOrder, trade: OpenTrade | None, now_ms: int) -> None:
+        """Cancel one conditional order; a failure is journaled, never raised (see :meth:`apply`)."""
+        try:
+            state = await self.router.executor.cancel(action.symbol, exchange_id=action.order_id, conditional=True)
+        except Exception as exc:  # any venue error: the order stays, the watchdog sees it next cycle
+            logger.warning("cancel of {} {} failed ({}): retried next cycle", action.symbol, action.order_id,
+                           type(exc).__name__)
+            self.journal.record_event("order_cancel_failed", f"{action.symbol} {action.order_id}: {exc}",
+                                      severity="warning", ts=now_ms,
+                                      data={"symbol": action.symbol, "order_id": action.order_id})
+            return
+        journal_id = trade.order_ids.get(state.client_id) if (trade and state and state.client_id) else None
+        if journal_id is not None and state is not None:
+            self.router.record_state(journal_id, state, ts=now_ms)
+        self.journal.record_event("order_cancel", f"{action.symbol} {action.order_id}: {action.reason}",
+                                  ts=now_ms, data={"symbol": action.symbol, "order_id": action.order_id})
+
+    def _journal_stop_missing(self, action: ClosePositionAtMarket, why: str, now_ms: int) -> None:
+        """The position has no stop and could not be closed either: the loudest event we have."""
+        logger.error("{} has NO protective stop: stop placement failed ({}) and the market close failed; "
+                     "retrying the stop next cycle", action.symbol, why)
+        self.journal.record_event(
+            "stop_missing",
+            f"{action.symbol}: no protective stop for {action.quantity}: stop placement failed ({why}) and "
+            f"the market close failed; retrying the stop next cycle",
+            severity="error", ts=now_ms, data={"symbol": action.symbol, "quantity": action.quantity})
 
     def _next_seq(self, key: str, role: str) -> int:
         """Every placement *attempt* gets a new client id: a retry of the same request reuses its
@@ -107,6 +149,8 @@ class Protector:
                                quantity=action.quantity, trigger_price=action.trigger_price, reduce_only=True,
                                working_type=WorkingType.MARK_PRICE, callback_rate=action.callback_rate_pct)
         placed = await self.router.place(request, purpose="stop", trade_id=trade.trade_id if trade else None)
+        if placed.state.status in _NOT_PLACED:  # answered, but not resting: not a confirmed stop
+            raise OrderRejectedError(f"stop {cid} answered {placed.state.status.value}, not resting")
         if trade is not None:
             old = trade.stop_price
             trade.stop_client_id = cid
