@@ -30,6 +30,7 @@ from bot.emulator.clock import MAX_SERVER_OFFSET_MS, MAX_SPEED, ClockError
 from bot.emulator.private import MAX_VISIBILITY_LAG_MS
 from bot.emulator.state import STATE_KEY, EmulatorState
 from bot.emulator.weights import MAX_ORDER_LIMIT
+from bot.sim.errors import SimError
 
 CONTROL_TOKEN_HEADER = "X-Sim-Control-Token"
 #: Latest clock time the control API accepts (2100-01-01): far past any data, inside datetime's range.
@@ -168,6 +169,38 @@ async def set_balance(request: web.Request) -> web.Response:
     amount = float(number(body, "balance", 0, MAX_BALANCE))
     state.exchange.set_wallet_balance(amount)
     return web.json_response({"balance": amount})
+
+
+#: Assets ``/_sim/transfer`` moves: the simulated futures wallet is a USDT wallet.
+TRANSFER_ASSETS = ("USDT",)
+
+
+async def transfer(request: web.Request) -> web.Response:
+    """``{"asset": "USDT", "amount": -800.0}``: move money out of (-) or into (+) the futures wallet.
+
+    Stands for a user's transfer to or from spot (Binance ``POST /sapi/v1/asset/transfer``), which
+    Binance lists in ``GET /fapi/v1/income`` as ``incomeType: "TRANSFER"``. ``amount`` is a non-zero
+    number within +-:data:`MAX_BALANCE`; an outgoing transfer beyond the available balance is a 400
+    naming it (Binance refuses it with -5002 "You have insufficient balance.") and changes nothing.
+    """
+    state = _state(request)
+    body = await _body(request)
+    unknown = sorted(set(body) - {"asset", "amount"})
+    if unknown:
+        raise _bad(f"unknown transfer field(s): {', '.join(unknown)[:80]}; known: asset, amount")
+    asset = body.get("asset", "USDT")
+    if asset not in TRANSFER_ASSETS:
+        raise _bad(f"'asset' must be one of {', '.join(TRANSFER_ASSETS)}, got {json.dumps(asset)[:40]}")
+    amount = float(number(body, "amount", -MAX_BALANCE, MAX_BALANCE))
+    if amount == 0:
+        raise _bad("'amount' must not be 0 (negative: out of the futures wallet, positive: into it)")
+    try:
+        row = state.exchange.transfer(amount, state.now_ms(), asset)
+    except SimError as exc:
+        raise _bad(f"'amount' {amount:g} refused ({exc.code}): {exc.msg}") from None
+    balance = state.exchange.balance()
+    return web.json_response({"asset": asset, "amount": amount, "tranId": row.tran_id, "time": row.ts_ms,
+                              "wallet": balance.wallet, "available": balance.available})
 
 
 async def reset(request: web.Request) -> web.Response:
@@ -315,6 +348,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/_sim/price", guarded(set_price))
     app.router.add_post("/_sim/balance", guarded(set_balance))
     app.router.add_post("/_sim/reset", guarded(reset))
+    app.router.add_post("/_sim/transfer", guarded(transfer))
     app.router.add_get("/_sim/faults", guarded(get_faults))
     app.router.add_post("/_sim/faults", guarded(set_faults))
     app.router.add_get("/_sim/account", guarded(get_account))

@@ -143,10 +143,17 @@ class PaperExecutor(Executor):
         ]
 
     async def income(self, since_ms: int | None = None, income_type: str | None = None) -> list[IncomeState]:
+        """The core's income rows since ``since_ms``, optionally of one Binance ``incomeType``.
+
+        Filtered here by the type's name rather than by the core's enum, so a Binance type the core
+        never books (``AUTO_EXCHANGE``, ``WELCOME_BONUS``, ...) reads as an empty list, never an error.
+        """
+        wanted = income_type.upper() if income_type else None
         return [
-            IncomeState(income_id=str(i.tran_id), symbol=i.symbol, income_type=str(i.income_type), amount=i.amount,
-                        ts=i.ts_ms)
-            for i in self.sim.income(income_type=income_type, start_ms=since_ms)
+            IncomeState(income_id=str(i.tran_id), symbol=i.symbol or None, income_type=str(i.income_type),
+                        amount=i.amount, ts=i.ts_ms)
+            for i in self.sim.income(start_ms=since_ms)
+            if wanted is None or str(i.income_type).upper() == wanted
         ]
 
     async def liquidations(self, symbol: str, since_ms: int | None = None) -> list[OrderState]:

@@ -11,6 +11,10 @@ Rules (limits are reached *at* the threshold: a loss of exactly 3% with a 3% lim
   -> REDUCING until the next 00:00 UTC: no entries, exits allowed. Equity is wallet +
   unrealised P&L, so the difference is realised + unrealised P&L + fees + funding since
   midnight (call :meth:`CircuitBreaker.record_cash_flow` for deposits/withdrawals).
+* cash flows: a transfer in or out of the futures wallet (Binance income ``TRANSFER``) shifts
+  the day-start and peak equity by its amount, so moving 8% of the wallet to spot is neither a
+  daily loss nor a drawdown (issue 11, item 5). :meth:`CircuitBreaker.record_transfer` takes each
+  transfer once by its ``tranId`` (kept in the saved state, so a restart does not count it twice).
 * drawdown: ``(peak equity - equity) / peak >= max_drawdown`` -> HALTED until a person runs
   ``derivbot risk reset``; the engine must cancel entry orders and flatten.
 * consecutive losses: ``max_consecutive_losses`` losing trades in a row -> PAUSED for
@@ -36,6 +40,9 @@ from bot.risk.codes import TransitionReason
 from bot.risk.files import RiskFiles, RiskStateError
 
 STATE_FORMAT_VERSION = 1
+#: How many recent transfer ids the state keeps to take each transfer once (far more than arrive
+#: between two cycles; older ones lie before the income cursor and are never read again).
+MAX_CASH_FLOW_IDS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +78,8 @@ class BreakerState:
     halt_numbers: dict[str, Any] = field(default_factory=dict)
     reset_id_at_halt: str | None = None
     last_update_ms: int | None = None
+    #: ``tranId`` of the transfers already applied by :meth:`CircuitBreaker.record_transfer`
+    cash_flow_ids: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -91,6 +100,7 @@ class BreakerState:
             if data.get("halt_reason"):
                 kwargs["halt_reason"] = TransitionReason(data["halt_reason"])
             kwargs["halt_numbers"] = dict(data.get("halt_numbers") or {})
+            kwargs["cash_flow_ids"] = [str(i) for i in data.get("cash_flow_ids") or []]
             state = cls(**kwargs)
         except (TypeError, ValueError) as exc:
             raise RiskStateError(f"corrupt risk state: {exc}") from None
@@ -217,12 +227,32 @@ class CircuitBreaker:
         return self._settle(TransitionReason.CONSECUTIVE_LOSSES, numbers, now_ms)
 
     def record_cash_flow(self, amount: float) -> None:
-        """A deposit (+) or withdrawal (-): shift the baselines so it is not read as P&L."""
+        """A deposit (+) or withdrawal (-): shift the baselines so it is not read as P&L.
+
+        Worked example: peak 10,000, day start 10,000; 800 moved to spot -> peak 9,200, day
+        start 9,200; the equity of 9,200 that follows is a 0% drawdown and a 0% daily loss.
+        """
+        if not math.isfinite(amount):
+            logger.warning("risk: ignoring non-finite cash flow {!r}", amount)
+            return
         d = self.data
         if d.day_start_equity is not None:
             d.day_start_equity += amount
         if d.peak_equity is not None:
             d.peak_equity += amount
+
+    def record_transfer(self, tran_id: str, amount: float) -> bool:
+        """Apply one wallet transfer (income ``TRANSFER``) once; False if ``tran_id`` was seen.
+
+        The engine reads the transfers since the last update every cycle and the read windows
+        overlap (Binance's ``startTime`` is inclusive), so the id, not the time, says "new".
+        """
+        d = self.data
+        if tran_id in d.cash_flow_ids:
+            return False
+        d.cash_flow_ids = [*d.cash_flow_ids, tran_id][-MAX_CASH_FLOW_IDS:]
+        self.record_cash_flow(amount)
+        return True
 
     # -- internals ----------------------------------------------------------------------------
 

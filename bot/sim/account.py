@@ -4,7 +4,12 @@ Bookkeeping rules (Binance USDⓈ-M, one-way mode, isolated margin):
 
 * ``wallet`` is the whole wallet balance, including the margin locked in isolated positions.
   Every change to it is an income row, so ``wallet == deposits + sum(income)`` always holds
-  (REALIZED_PNL, COMMISSION, FUNDING_FEE, INSURANCE_CLEAR).
+  (REALIZED_PNL, COMMISSION, FUNDING_FEE, INSURANCE_CLEAR, TRANSFER).
+* A transfer between the futures wallet and another wallet (spot, funding) changes the wallet
+  (not ``deposits``: it is an income row, so the rule above holds) and is booked as a
+  ``TRANSFER`` income row with no symbol, as Binance's ``GET /fapi/v1/income`` lists it; an
+  outgoing transfer may take only the free balance (Binance's max transferable amount of the
+  futures wallet is its available balance).
 * Opening ``q`` contracts at ``p`` with leverage ``L`` moves ``q * p / L`` from the free balance
   into the position's isolated wallet; the commission is paid from the free balance.
 * Reducing a position releases the same fraction of its isolated wallet back to the free
@@ -24,8 +29,6 @@ from bot.core.precision import Rounding
 from bot.sim.models import IncomeType, SimFill, SimIncome
 
 ASSET = "USDT"
-
-
 @dataclass(slots=True)
 class Position:
     """Mutable one-way position: ``qty`` is signed (negative = short), never zero while stored."""
@@ -79,6 +82,22 @@ class Account:
             raise ValueError(f"cannot withdraw {-amount}: only {self.available} is available")
         self.wallet += amount
         self.deposits += amount
+
+    def transfer(self, amount: float, ts_ms: int, asset: str = ASSET) -> SimIncome:
+        """Move ``amount`` into (+) or out of (-) the futures wallet and book a TRANSFER row.
+
+        Why a row and not a quiet balance change: Binance lists every transfer in the income
+        history, and that is how a bot tells a withdrawal from a loss. An outgoing transfer larger
+        than the free balance is refused (ValueError) before anything changes: Binance never lets
+        a transfer take margin locked in positions or orders.
+        """
+        if amount < 0 and -amount > self.available + 1e-9:
+            raise ValueError(f"cannot transfer out {-amount:g} {asset}: only {self.available:g} is available")
+        income = SimIncome(self._next_tran_id, "", IncomeType.TRANSFER, amount, asset, ts_ms, None)
+        self._next_tran_id += 1
+        self.wallet += amount
+        self.incomes.append(income)
+        return income
 
     # ------------------------------------------------------------------ ledgers
     def book(self, symbol: str, income_type: IncomeType, amount: float, ts_ms: int,

@@ -240,6 +240,21 @@ class SimExchange:
         except ValueError as exc:
             raise SimError(E.MARGIN_INSUFFICIENT, f"Margin is insufficient. ({exc})") from exc
 
+    def transfer(self, amount: float, ts_ms: int | None = None, asset: str = "USDT") -> SimIncome:
+        """Transfer ``amount`` into (+) or out of (-) the futures wallet (issue 11, "money moving").
+
+        Books a ``TRANSFER`` income row (Binance lists transfers in ``GET /fapi/v1/income``) at
+        ``ts_ms`` (default: the exchange's clock). An outgoing transfer beyond the available
+        balance is refused, as Binance's wallet transfer refuses it: -5002 "You have insufficient
+        balance." (Binance wallet API error codes); the account is left unchanged.
+        """
+        if not (isinstance(amount, int | float) and math.isfinite(amount) and amount != 0):
+            raise SimError(E.MANDATORY_PARAM, f"transfer amount must be a finite non-zero number, got {amount!r}")
+        try:
+            return self.account.transfer(float(amount), self.now_ms if ts_ms is None else int(ts_ms), asset)
+        except ValueError as exc:
+            raise SimError(-5002, f"You have insufficient balance. ({exc})") from exc
+
     def reset(self, balance: float) -> None:
         """Fresh account: no positions, orders or history; market prices are kept."""
         self.account.reset(balance)

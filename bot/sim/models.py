@@ -17,6 +17,7 @@ class IncomeType(StrEnum):
     FUNDING_FEE = "FUNDING_FEE"
     COMMISSION = "COMMISSION"
     INSURANCE_CLEAR = "INSURANCE_CLEAR"
+    TRANSFER = "TRANSFER"  # a wallet transfer in (+) or out (-): a cash flow, not P&L
 
 
 class EventKind(StrEnum):
