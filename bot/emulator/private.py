@@ -77,11 +77,29 @@ def _opt_symbol(state: Any, params: dict[str, str]) -> str | None:
     return state.check_symbol(P.opt_str(params, "symbol"))
 
 
-def _window(rows: list[Any], ts_of: Any, params: dict[str, str], default: int, maximum: int) -> list[Any]:
-    """Binance windowing for history lists: startTime/endTime, then ``limit`` rows."""
+#: Binance's history look-up span for userTrades (max startTime..endTime span, and the default
+#: "recent 7 days" when neither is sent) and income (default window only).
+HISTORY_SPAN_MS = 7 * 86_400_000
+
+
+def _window(rows: list[Any], ts_of: Any, params: dict[str, str], default: int, maximum: int, *,
+            now_ms: int | None = None, span_ms: int | None = None, max_span_ms: int | None = None) -> list[Any]:
+    """Binance windowing for history lists: startTime/endTime, then ``limit`` rows.
+
+    ``span_ms`` (with ``now_ms``) is the window the venue applies when times are missing: neither
+    sent -> the ``span_ms`` before now, only startTime -> ``span_ms`` after it, only endTime ->
+    ``span_ms`` before it. ``max_span_ms`` rejects a longer startTime..endTime span with -1127
+    (INVALID_INTERVAL, "More than %s hours between startTime and endTime.", Binance futures error
+    codes; ccxt maps it to BadRequest). Callers passing neither keep the old, unbounded behaviour.
+    """
     start = P.opt_int(params, "startTime")
     end = P.opt_int(params, "endTime")
     limit = P.limit(params, default, maximum)
+    recent = start is None  # no start: the most recent ``limit`` rows, else the first from start
+    if max_span_ms is not None and start is not None and end is not None and end - start > max_span_ms:
+        raise errors.BinanceError(-1127, f"More than {max_span_ms // 3_600_000} hours between startTime and endTime.")
+    if span_ms is not None:
+        start, end = _default_span(start, end, now_ms, span_ms)
     rows = sorted(rows, key=ts_of)
 
     def ts(row: Any) -> int:  # ts_of may return (ts, id) to make the order total
@@ -89,7 +107,19 @@ def _window(rows: list[Any], ts_of: Any, params: dict[str, str], default: int, m
         return key[0] if isinstance(key, tuple) else key
 
     rows = [r for r in rows if (start is None or ts(r) >= start) and (end is None or ts(r) <= end)]
-    return rows[:limit] if start is not None else rows[-limit:]
+    return rows[-limit:] if recent else rows[:limit]
+
+
+def _default_span(start: int | None, end: int | None, now_ms: int | None,
+                  span_ms: int) -> tuple[int | None, int | None]:
+    """Fill in the times Binance assumes for a history query sent with one or none of them."""
+    if start is None and end is None:
+        return (None, None) if now_ms is None else (now_ms - span_ms, now_ms)
+    if start is None:
+        return end - span_ms, end
+    if end is None:
+        return start, start + span_ms
+    return start, end
 
 
 # -- orders -----------------------------------------------------------------------------------
@@ -461,18 +491,32 @@ def set_position_mode(state: Any, params: dict[str, str]) -> Any:
 # -- history ----------------------------------------------------------------------------------
 
 def user_trades(state: Any, params: dict[str, str]) -> Any:
+    """GET /fapi/v1/userTrades as Binance serves it (USDⓈ-M "Account Trade List", also quoted in
+    ccxt's ``fetch_my_trades``): neither startTime nor endTime -> the last 7 days; the two at most
+    7 days apart (-1127); ``fromId`` (trades with id >= it, no time window) cannot be combined with
+    startTime/endTime (-1128 "Combination of optional parameters invalid."); ``limit`` default 500,
+    max 1000; ascending by time then id. With only startTime (endTime) the 7 days after (before) it.
+    """
     inst = _instrument(state, params)
     fills = state.exchange.user_trades(inst.symbol)
     from_id = P.opt_int(params, "fromId")
+    timed = P.opt_int(params, "startTime") is not None or P.opt_int(params, "endTime") is not None
     if from_id is not None:
-        fills = [f for f in fills if int(f.trade_id) >= from_id]
-    rows = _window(fills, lambda f: (f.ts_ms, f.trade_id), params, 500, 1000) if (
-        P.opt_int(params, "startTime") is None and P.opt_int(params, "endTime") is None) else _window(
-        fills, lambda f: f.ts_ms, params, 500, 1000)
+        if timed:
+            raise errors.BinanceError(-1128, "Combination of optional parameters invalid.")
+        rows = sorted((f for f in fills if int(f.trade_id) >= from_id), key=lambda f: (f.ts_ms, int(f.trade_id)))
+        return [ser.user_trade(f, inst) for f in rows[:P.limit(params, 500, 1000)]]
+    rows = _window(fills, lambda f: (f.ts_ms, int(f.trade_id)), params, 500, 1000, now_ms=state.now_ms(),
+                   span_ms=HISTORY_SPAN_MS, max_span_ms=HISTORY_SPAN_MS)
     return [ser.user_trade(f, inst) for f in rows]
 
 
 def income(state: Any, params: dict[str, str]) -> Any:
+    """GET /fapi/v1/income as Binance serves it (USDⓈ-M "Get Income History"): neither startTime nor
+    endTime -> the recent 7 days (the most recent ``limit`` rows of them); ``limit`` default 100, max
+    1000; ascending by time; paging by time (the next startTime is the last row's time + 1). The
+    USDⓈ-M page states no maximum startTime..endTime span (COIN-M: 1 year), so none is enforced.
+    """
     symbol = _opt_symbol(state, params)
     income_type = P.opt_str(params, "incomeType")
     if income_type is not None and income_type.upper() not in _INCOME_TYPES:
@@ -480,7 +524,11 @@ def income(state: Any, params: dict[str, str]) -> Any:
     rows = state.exchange.income(symbol)
     if income_type is not None:
         rows = [r for r in rows if ser.upper(r.income_type) == income_type.upper()]
-    return [ser.income(r) for r in _window(rows, lambda r: (r.ts_ms, r.tran_id), params, 100, 1000)]
+    timed = P.opt_int(params, "startTime") is not None or P.opt_int(params, "endTime") is not None
+    now = None if timed else state.now_ms()
+    rows = _window(rows, lambda r: (r.ts_ms, r.tran_id), params, 100, 1000, now_ms=now,
+                   span_ms=None if timed else HISTORY_SPAN_MS)
+    return [ser.income(r) for r in rows]
 
 
 def force_orders(state: Any, params: dict[str, str]) -> Any:

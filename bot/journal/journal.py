@@ -73,6 +73,8 @@ class Journal:
         self.run_id: str | None = None
         self._closed = False
         self._atexit = weakref.finalize(self, _close_quietly, writer)
+        #: venue fills already journaled, by trade id: {(symbol, exchange trade id)} (record_fill(once=True))
+        self._fill_keys: dict[str | None, set[tuple[str, str]]] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -319,11 +321,21 @@ class Journal:
                     price: Number, quantity: Number, fee: Number, fee_asset: str, is_maker: bool,
                     exchange_trade_id: str | int | None = None, requested_price: Number | None = None,
                     latency_ms: int | None = None, trade_id: str | None = None,
-                    run_id: str | None = None) -> str:
-        """Store an execution. ``requested_price`` and ``latency_ms`` measure slippage and speed."""
+                    run_id: str | None = None, once: bool = False) -> str | None:
+        """Store an execution. ``requested_price`` and ``latency_ms`` measure slippage and speed.
+
+        ``once``: skip (return None) a venue fill already journaled for ``trade_id`` (same symbol and
+        venue trade id, which Binance numbers per symbol). The same fill is seen from several places
+        (the order's own answer, exit attribution, a restart after a crash) and the fills table has
+        no unique key on the venue's trade id: the journal remembers what it wrote in this process
+        and, per trade, what earlier runs wrote (:meth:`fill_journaled`).
+        """
         if latency_ms is not None and (isinstance(latency_ms, bool) or int(latency_ms) < 0):
             raise JournalInputError(f"latency_ms: must be a non-negative int, got {latency_ms!r}")
-        return self._submit(m.Fill, {
+        once = once and exchange_trade_id is not None
+        if once and self.fill_journaled(symbol, exchange_trade_id, trade_id):
+            return None
+        fill_id = self._submit(m.Fill, {
             "id": new_id(),
             "run_id": self._run(run_id),
             "order_id": to_text(order_id, "order_id"),
@@ -340,6 +352,23 @@ class Journal:
             "requested_price": to_dec(requested_price, "requested_price", required=False),
             "latency_ms": None if latency_ms is None else int(latency_ms),
         })
+        if once:
+            self._fill_keys[trade_id].add((symbol, str(exchange_trade_id)))
+        return fill_id
+
+    def fill_journaled(self, symbol: str, exchange_trade_id: str | int, trade_id: str | None = None) -> bool:
+        """Whether ``record_fill(once=True)`` (or an earlier run, for ``trade_id``) journaled this venue fill."""
+        seen = self._fill_keys.get(trade_id)
+        if seen is None:
+            seen = self._fill_keys[trade_id] = self._journaled_fill_keys(trade_id)
+        return (symbol, str(exchange_trade_id)) in seen
+
+    def _journaled_fill_keys(self, trade_id: str | None) -> set[tuple[str, str]]:
+        """(symbol, venue trade id) of the fills earlier runs journaled for ``trade_id``."""
+        if trade_id is None:
+            return set()
+        return {(f.symbol, f.exchange_trade_id) for f in self.reader().fills(trade_id=trade_id)
+                if f.exchange_trade_id is not None}
 
     # -- money over time ----------------------------------------------------------------------
 
