@@ -33,7 +33,7 @@ from loguru import logger
 
 from bot import __version__
 from bot.config import Settings
-from bot.core.enums import ExitReason, IntentKind, MarginMode, Mode, OrderType, PositionSide, RiskState
+from bot.core.enums import ExitReason, IntentKind, MarginMode, Mode, OrderStatus, OrderType, PositionSide, RiskState
 from bot.core.instrument import Instrument
 from bot.core.intents import Intent
 from bot.core.precision import Rounding
@@ -46,7 +46,6 @@ from bot.execution.types import (
     OrderRequest,
     OrderState,
     PositionState,
-    SubmitUnknownError,
 )
 from bot.journal import Journal
 from bot.logging import redact
@@ -62,7 +61,14 @@ from bot.sim.margin import liquidation_price_for
 from bot.trading.book import OpenTrade, TradeBook
 from bot.trading.exits import resolve_exit
 from bot.trading.feed import Feed
-from bot.trading.orders import FILL_LOOKBACK_MS, OrderRouter
+from bot.trading.orders import (
+    FILL_LOOKBACK_MS,
+    EntryResolver,
+    OrderOutcomeUnknownError,
+    OrderRouter,
+    PendingOrder,
+    PlacedOrder,
+)
 from bot.trading.protection import Protector, conditional_infos, position_infos
 from bot.trading.reconcile import Reconciler
 from strategies.base import Strategy
@@ -121,6 +127,8 @@ class Engine:
         self._last_rates: dict[str, float] = {}
         #: entries whose fills are not journaled yet (trade id -> placed order, requested price)
         self._pending_entry_fills: dict[str, tuple[Any, float]] = {}
+        #: intents whose entry was sent (filled, refused, unknown or resolved): never sent again
+        self._sent_intents: set[str] = set()
         self.closed_trades: list[dict[str, Any]] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -425,8 +433,9 @@ class Engine:
     def _journal_exit_fills(self, trade: OpenTrade, info, reason: ExitReason) -> None:
         """Record the fills that closed ``trade`` against the order that produced them; an exit
         we did not send (liquidation, manual) gets an order row of its own first."""
-        if not info.fills:
-            return
+        fresh = [f for f in info.fills if not self.journal.fill_journaled(f.symbol, f.trade_id, trade.trade_id)]
+        if not fresh:
+            return  # already journaled when our own exit order returned (or by the run before a restart)
         journal_order = trade.order_ids.get(info.client_id) if info.client_id else None
         first = info.fills[0]
         if journal_order is None:
@@ -435,11 +444,12 @@ class Engine:
                 side=first.side, quantity=sum(f.quantity for f in info.fills), reduce_only=True,
                 trade_id=trade.trade_id, purpose=reason.value, exchange_order_id=first.order_id,
             )
-        for fill in info.fills:
-            self.journal.record_fill(journal_order, ts=fill.ts, symbol=fill.symbol, side=fill.side, price=fill.price,
-                                     quantity=fill.quantity, fee=fill.fee, fee_asset=fill.fee_asset,
-                                     is_maker=fill.maker, exchange_trade_id=fill.trade_id, trade_id=trade.trade_id,
-                                     requested_price=trade.stop_price if reason is ExitReason.STOP_LOSS else None)
+        for fill in fresh:
+            self.journal.record_fill(
+                journal_order, ts=fill.ts, symbol=fill.symbol, side=fill.side, price=fill.price,
+                quantity=fill.quantity, fee=fill.fee, fee_asset=fill.fee_asset, is_maker=fill.maker,
+                exchange_trade_id=fill.trade_id, trade_id=trade.trade_id, once=True,
+                requested_price=trade.stop_price if reason is ExitReason.STOP_LOSS else None)
         self.journal.record_order_status(journal_order, ts=info.ts, status="filled",
                                          filled_qty=sum(f.quantity for f in info.fills), avg_price=info.price,
                                          exchange_order_id=first.order_id)
@@ -460,6 +470,32 @@ class Engine:
                                         position_qty=trade.quantity if trade else None)
         if rows:
             self._funding_since = max(r.ts for r in rows)
+        await self._book_cash_flows(now)
+
+    async def _book_cash_flows(self, now: int) -> None:
+        """Tell the breaker about wallet transfers before it sees the new equity (issue 11, item 5).
+
+        Moving money to spot lowers the equity exactly like a loss; without this, an 8% transfer
+        trips ``max_drawdown`` and flattens everything. Binance lists transfers in
+        ``GET /fapi/v1/income`` as ``incomeType: "TRANSFER"`` (reference §2.3, income rows), so they
+        are read from the breaker's last update on (also the ones made while the bot was down: the
+        saved state keeps that time), each applied once by ``tranId``. A row later than ``now`` may
+        have missed this cycle's balance read: it waits for the next cycle, whose balance has it.
+        """
+        since = self.breaker.data.last_update_ms
+        if since is None:  # no baseline yet: the first update takes the equity as it is
+            return
+        rows = await self.executor.income(since_ms=since, income_type="TRANSFER")
+        for row in sorted(rows, key=lambda r: (r.ts, r.income_id)):
+            if row.income_type.upper() != "TRANSFER" or row.ts > now:
+                continue
+            if not self.breaker.record_transfer(row.income_id, row.amount):
+                continue
+            asset = str(row.info.get("asset") or "USDT")
+            direction = "into" if row.amount > 0 else "out of"
+            self.journal.record_event("cash_flow", f"transfer of {abs(row.amount):g} {asset} {direction} the futures "
+                                      "wallet: risk baselines shifted, not counted as P&L", ts=row.ts,
+                                      data={"amount": row.amount, "asset": asset, "tran_id": row.income_id})
 
     # -- decisions ------------------------------------------------------------------------------
 
@@ -511,6 +547,8 @@ class Engine:
         for intent in entries:
             if intent.symbol in self.book:
                 continue
+            if intent_key(intent.strategy, intent.symbol, intent.ts, intent.kind.value) in self._sent_intents:
+                continue  # its entry was sent once, whatever came of it: one intent, one entry (issue 11)
             account = self._account(positions, balance, now)
             price = self._last_marks.get(intent.symbol)
             if price is None:
@@ -524,7 +562,7 @@ class Engine:
             if not decision.approved or decision.plan is None:
                 report.rejected += 1
                 continue
-            if await self._enter(intent, decision, decision_id, signal_ids.get(id(intent)), now):
+            if await self._enter(intent, decision, decision_id, signal_ids.get(id(intent)), now, positions):
                 report.entries += 1
                 report.orders += 1
                 try:
@@ -548,34 +586,47 @@ class Engine:
             time_stop_hours=intent.time_stop_hours or cfg.time_stop_hours,
         )
 
-    async def _enter(self, intent: Intent, decision, decision_id: str, signal_id: str | None, now: int) -> bool:
+    async def _enter(self, intent: Intent, decision, decision_id: str, signal_id: str | None, now: int,
+                     positions: list[PositionState] | None = None) -> bool:
+        """Send the entry once and, once its fill is known, open the trade with its whole plan.
+
+        An entry whose outcome is unknown (lost response, order not visible yet) or that was
+        answered zero-filled is resolved in this same cycle from the position (``positions``: the
+        account as it was before the send) and the user trades, never by sending it again (issue
+        11, Part 2 items 2 and 3): if it executed it becomes the intended trade, stop and all.
+        """
         plan = decision.plan
         assert self.protector is not None and plan is not None
         key = intent_key(intent.strategy, intent.symbol, intent.ts, intent.kind.value)
         cid = client_order_id(self.run_key, key, "e")
+        before = _signed_quantity(positions or [], plan.symbol)
+        request = OrderRequest(client_id=cid, symbol=plan.symbol, side=plan.side.entry_order_side,
+                               type=OrderType.MARKET, quantity=plan.quantity)
         try:
             await self.executor.ensure_symbol_setup(plan.symbol, int(plan.leverage), plan.margin_mode)
-            placed = await self.router.place(
-                OrderRequest(client_id=cid, symbol=plan.symbol, side=plan.side.entry_order_side,
-                             type=OrderType.MARKET, quantity=plan.quantity),
-                purpose="entry", signal_id=signal_id, requested_price=plan.entry_price,
-            )
-        except (OrderRejectedError, SubmitUnknownError) as exc:
-            # Journaled, not only logged: a refused set-up (-4168, -4028) or an entry whose outcome
-            # is unknown (it may have executed: reconciliation adopts it) is something to review.
-            unknown = isinstance(exc, SubmitUnknownError)
+            # Sent once, never again under the same client id: a refused entry (-4131, -2019) would
+            # otherwise be resent next cycle while the bar is unchanged, and its second order row
+            # (same client id) would break the journal and stop the loop. The next bar is a new intent.
+            self._sent_intents.add(key)
+            placed: PlacedOrder | None = await self.router.place(
+                request, purpose="entry", signal_id=signal_id, requested_price=plan.entry_price,
+                record_fills=False)
+        except OrderOutcomeUnknownError as exc:
+            placed = await self._resolve_entry(key, exc.pending, before, None, now)
+        except OrderRejectedError as exc:
+            # Journaled, not only logged: a refused set-up (-4168, -4028) is something to review.
             logger.warning("entry {} {} not placed: {}", plan.side.value, plan.symbol, exc)
-            self.journal.record_event("entry_unknown" if unknown else "entry_not_placed", f"{plan.symbol}: {exc}",
-                                      severity="error" if unknown else "warning", ts=now,
+            self.journal.record_event("entry_not_placed", f"{plan.symbol}: {exc}", severity="warning", ts=now,
                                       data={"symbol": plan.symbol, "client_id": cid})
             return False
         finally:
             self.risk.record_orders(now)
-        state = placed.state
-        if state.filled <= 0:
-            self.journal.record_event("entry_unfilled", f"{plan.symbol}: entry {cid} not filled ({state.status})",
-                                      severity="warning", ts=now)
+        if placed is not None and placed.state.filled <= 0:  # zero-filled: it may still have executed
+            pending = PendingOrder(request, placed.journal_id, placed.sent_ts)
+            placed = await self._resolve_entry(key, pending, before, placed.state, now)
+        if placed is None:
             return False
+        state = placed.state
         fill_price = state.avg_price or plan.entry_price
         stop_price, take_profit_price = exits_for_fill(self.executor.instrument(plan.symbol), plan, fill_price)
         entry_ts = max(now, state.ts or now)  # the fill, not the decision (they differ on a fast venue)
@@ -606,6 +657,40 @@ class Engine:
         await self._record_entry_fills()
         self.journal.flush()
         return True
+
+    async def _resolve_entry(self, key: str, pending: PendingOrder, before: float, answered: OrderState | None,
+                             now: int) -> PlacedOrder | None:
+        """Decide whether an entry with an unknown or zero-filled outcome executed (see
+        bot.trading.orders.EntryResolver). Either way its intent is never sent again; the entry's
+        order row gets its real state, and an entry that did not execute is journaled as such."""
+        self._sent_intents.add(key)
+        request = pending.request
+        try:
+            state = await EntryResolver(self.executor).resolve(pending, before, answered)
+        except (ccxt.OperationFailed, ccxt.ExchangeNotAvailable) as exc:
+            self.journal.record_event("entry_unknown", f"{request.symbol}: entry {request.client_id} outcome unknown "
+                                      f"and the venue could not be read ({type(exc).__name__}); not resent",
+                                      severity="error", ts=now,
+                                      data={"symbol": request.symbol, "client_id": request.client_id})
+            return None
+        if state is None:
+            status = answered.status if answered is not None and answered.status.is_terminal else OrderStatus.EXPIRED
+            self.journal.record_order_status(pending.journal_id, ts=now, status=status, filled_qty=0,
+                                             raw_status="NOT_EXECUTED (position and trades unchanged)")
+            logger.warning("entry {} on {} did not execute (position and trades unchanged): not resent",
+                           request.client_id, request.symbol)
+            self.journal.record_event("entry_not_executed", f"{request.symbol}: entry {request.client_id} did not "
+                                      "execute (position and user trades unchanged); the intent is not sent again",
+                                      severity="warning", ts=now,
+                                      data={"symbol": request.symbol, "client_id": request.client_id})
+            return None
+        self.router.record_state(pending.journal_id, state, ts=state.ts or now)
+        self.journal.record_event("entry_resolved", f"{request.symbol}: entry {request.client_id} executed "
+                                  f"({state.filled} at {state.avg_price}) though its outcome was unknown: adopted "
+                                  "as the intended trade", severity="warning", ts=now,
+                                  data={"symbol": request.symbol, "client_id": request.client_id,
+                                        "exchange_order_id": state.exchange_id})
+        return PlacedOrder(state, pending.journal_id, 0, pending.sent_ts)
 
     async def _record_entry_fills(self) -> None:
         """Journal the fills of entries whose trade rows exist; a failed read keeps them pending
@@ -773,6 +858,12 @@ class _InstrumentLookup(dict):
             return self._executor.instrument(key)
         except KeyError:
             return default
+
+
+def _signed_quantity(positions: list[PositionState], symbol: str) -> float:
+    """``symbol``'s position as a signed quantity (long > 0, short < 0, none 0)."""
+    pos = next((p for p in positions if p.symbol == symbol), None)
+    return pos.side.sign * pos.quantity if pos is not None else 0.0
 
 
 def _new_trade_id() -> str:

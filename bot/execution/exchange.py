@@ -60,6 +60,10 @@ _NOT_EXECUTED = (ccxt.DDoSProtection, ccxt.RateLimitExceeded, ccxt.InvalidNonce)
 #: of minutes is better reported than slept through).
 START_ATTEMPTS = 6
 START_MAX_WAIT_S = 60.0
+#: Binance userTrades: the longest startTime..endTime span and the largest page (USDⓈ-M
+#: "Account Trade List": 7 days, limit max 1000).
+USER_TRADES_SPAN_MS = 7 * 24 * 3_600_000
+USER_TRADES_PAGE = 1000
 #: The settlement asset of the positions the bot trades; others (USDC-margined, coin pairs) are not its.
 SETTLE_ASSET = "USDT"
 HEDGE_MODE_REFUSAL = (
@@ -386,8 +390,43 @@ class ExchangeExecutor(Executor):
         return balance_from_ccxt(raw)
 
     async def fills(self, symbol: str, since_ms: int | None = None) -> list[FillState]:
-        raw = await self._retry(lambda: self.client.fetch_my_trades(id_to_ccxt_symbol(symbol), since_ms))
-        return [fill_from_ccxt(t) for t in raw]
+        """The account's trades on ``symbol`` from ``since_ms`` to now, however long ago that is.
+
+        Binance's userTrades (USDⓈ-M "Account Trade List") answers at most 7 days per query
+        (startTime..endTime <= 7 days; none sent = the last 7 days; ccxt caps a since older than 7
+        days at since + 7 days) and pages forward by ``fromId``, which cannot be combined with
+        times. So: walk 7-day windows from ``since_ms`` until the first trade, then page by id to
+        now. A window reaching now with a short page is complete: one query for a recent order; a
+        trade held 9 days costs three.
+        """
+        market = id_to_ccxt_symbol(symbol)
+        if since_ms is None:
+            raw = await self._retry(lambda: self.client.fetch_my_trades(market))
+            return [fill_from_ccxt(t) for t in raw]
+        first, complete = await self._first_trades_page(market, since_ms)
+        rows = {str(t.get("id")): t for t in first}
+        page = first
+        while not complete:
+            from_id = max(int(t["id"]) for t in page) + 1
+            page = await self._retry(lambda f=from_id: self.client.fetch_my_trades(
+                market, None, USER_TRADES_PAGE, {"fromId": f}))
+            rows.update((str(t.get("id")), t) for t in page)
+            complete = len(page) < USER_TRADES_PAGE
+        fills = [fill_from_ccxt(t) for t in rows.values()]
+        return sorted((f for f in fills if f.ts >= since_ms), key=lambda f: (f.ts, int(f.trade_id)))
+
+    async def _first_trades_page(self, market: str, since_ms: int) -> tuple[list[dict[str, Any]], bool]:
+        """The first non-empty 7-day window of trades at or after ``since_ms``, and whether it is
+        all there is (it reaches now and is not a full page; an empty answer means no trades)."""
+        now = await self.now_ms()
+        start = since_ms
+        while True:  # a window may end in the future: a fill landing while we read is not cut off
+            end = start + USER_TRADES_SPAN_MS
+            page = await self._retry(lambda s=start, e=end: self.client.fetch_my_trades(
+                market, s, USER_TRADES_PAGE, {"endTime": e}))
+            if page or end >= now:
+                return page, end >= now and len(page) < USER_TRADES_PAGE
+            start = end + 1
 
     async def income(self, since_ms: int | None = None, income_type: str | None = None) -> list[IncomeState]:
         params: dict[str, Any] = {}
