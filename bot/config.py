@@ -41,6 +41,7 @@ from pydantic_settings import (
 
 from bot import safety
 from bot.core.enums import MarginMode, Mode
+from bot.core.text import shorten
 from bot.logging import mask_url_passwords, url_passwords
 
 DEFAULT_CONFIG_PATH = Path("config/paper.toml")
@@ -71,8 +72,6 @@ MAX_PAUSE_MINUTES = 30 * 24 * 60
 MAX_CONSECUTIVE_LOSSES = 100
 #: Random seeds: what numpy and every RNG here accept.
 MAX_SEED = 2**32 - 1
-#: Longest value echoed back in an error message (a 10,000-character value is not shown whole).
-MAX_ECHO_CHARS = 80
 
 
 def _number(default: Any, *, description: str | None = None, hard_limit: float | None = None,
@@ -94,11 +93,6 @@ def _number(default: Any, *, description: str | None = None, hard_limit: float |
 def _flag(default: bool, *, description: str | None = None) -> Any:
     """A strict boolean: ``1`` or ``"yes"`` in a TOML file is an error (safety switches)."""
     return Field(default, strict=True, description=description)
-
-
-def shorten(text: str, limit: int = MAX_ECHO_CHARS) -> str:
-    """``text`` cut to ``limit`` characters plus an ellipsis, so errors stay one readable line."""
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class _Section(BaseModel):

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ValidationError
 from bot.config import ConfigError, StrategyConfig
 from bot.core.enums import IntentKind, PositionSide
 from bot.core.intents import Intent, PortfolioView, PositionView
+from bot.core.text import shorten
 from bot.market.snapshot import Snapshot
 from strategies.features import usable
 
@@ -148,7 +149,7 @@ class Strategy(ABC, Generic[F]):
                                  f"'{cls.name}' (known: {known})")
                 else:
                     msg = item["msg"].removeprefix("Value error, ")
-                    lines.append(f"strategies.{cls.name}.params.{key}: {msg} (got {_shown(item.get('input'))})")
+                    lines.append(f"strategies.{cls.name}.params.{key}: {msg} (got {shorten(repr(item.get('input')))})")
             raise StrategyConfigError("invalid strategy parameters:\n  " + "\n  ".join(lines)) from None
 
     # -- what subclasses implement ---------------------------------------------------------
@@ -269,12 +270,3 @@ def _find(history: Sequence[Snapshot], last: Snapshot) -> int | None:
             return None
     return None
 
-
-#: Longest value an error message echoes: a 10,000-character parameter must not flood the terminal.
-MAX_ECHO_CHARS = 80
-
-
-def _shown(value: Any) -> str:
-    """``repr(value)`` cut to :data:`MAX_ECHO_CHARS` plus an ellipsis, for error messages."""
-    text = repr(value)
-    return text if len(text) <= MAX_ECHO_CHARS else text[:MAX_ECHO_CHARS] + "…"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import traceback
 from collections.abc import Iterator, Mapping
@@ -24,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.core.text import one_line, shorten
 from bot.logging import mask_url_passwords, redact, setup_logging
 
 console = Console(highlight=False)
@@ -76,9 +76,7 @@ def describe_error(exc: BaseException, *, journal_url: str | None = None) -> str
     expose the part of a secret the redaction would have recognised)."""
     if isinstance(exc, ConfigError):
         return str(exc)
-    detail = _one_line(redact(_exception_text(exc)))
-    if len(detail) > MAX_DETAIL_CHARS:
-        detail = detail[:MAX_DETAIL_CHARS] + "..."
+    detail = shorten(one_line(redact(_exception_text(exc))), MAX_DETAIL_CHARS, "...")
     text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
     hint = error_hint(exc, journal_url=journal_url)
     return f"{text}; {hint}" if hint else text
@@ -88,10 +86,6 @@ def _exception_text(exc: BaseException) -> str:
     """The useful part of the message: SQLAlchemy's wrapper adds the SQL and a help link."""
     orig = getattr(exc, "orig", None)
     return str(orig) if orig is not None else str(exc)
-
-
-def _one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def error_hint(exc: BaseException, *, journal_url: str | None = None) -> str | None:

@@ -19,6 +19,7 @@ from loguru import logger
 from bot.core.enums import MarginMode, OrderStatus, OrderType
 from bot.core.instrument import Instrument, ccxt_symbol_to_id, id_to_ccxt_symbol
 from bot.core.precision import format_step
+from bot.core.text import one_line, shorten
 from bot.exchange.connect import endpoint_family
 from bot.execution.base import Executor
 from bot.execution.ccxt_map import (
@@ -524,10 +525,9 @@ def install_clock_resync(client: Any, owner: Any = None) -> None:
     client._derivbot_clock_resync = True
 
 
-def _short(exc: Exception, limit: int = 160) -> str:
-    """An exception's message on one line, cut to ``limit`` characters."""
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[:limit] + "..."
+def _short(exc: Exception) -> str:
+    """An exception's message on one line, cut to 160 characters."""
+    return shorten(one_line(str(exc)), 160, "...")
 
 
 def _code(exc: Exception) -> int | None:
