@@ -55,9 +55,9 @@ from bot.risk.breakers import CircuitBreaker
 from bot.risk.codes import TransitionReason
 from bot.risk.decision import OrderPlan
 from bot.risk.files import RiskFiles
+from bot.risk.leverage import isolated_liquidation_price
 from bot.risk.manager import RiskManager
 from bot.risk.stops import ProtectionPlan, StopWatchdog, TrailingSpec, advance_protection
-from bot.sim.margin import liquidation_price_for
 from bot.trading.book import OpenTrade, TradeBook
 from bot.trading.exits import resolve_exit
 from bot.trading.feed import Feed
@@ -828,8 +828,7 @@ def estimated_liquidation(instrument: Instrument, plan: OrderPlan, fill_price: f
     positions read after the fill; None for cross margin (it depends on the whole account)."""
     if plan.margin_mode is not MarginMode.ISOLATED or quantity <= 0 or plan.leverage <= 0:
         return None
-    margin = fill_price * quantity / plan.leverage
-    liq = liquidation_price_for(instrument, plan.side.value, fill_price, quantity, margin)
+    liq = isolated_liquidation_price(instrument, plan.side, fill_price, quantity, plan.leverage)
     return liq if math.isfinite(liq) and liq > 0 else None
 
 

@@ -89,6 +89,14 @@ class BufferCheck:
         }
 
 
+def isolated_liquidation_price(instrument: Instrument, side: PositionSide, entry_price: float, quantity: float,
+                               leverage: float) -> float:
+    """Binance's isolated-margin liquidation price of a new position whose margin is
+    notional / leverage, with the symbol's maintenance bracket (the one formula the risk checks,
+    the engine's trade record and the simulator share)."""
+    return liquidation_price_for(instrument, side.value, entry_price, quantity, entry_price * quantity / leverage)
+
+
 def check_liquidation_buffer(
     instrument: Instrument,
     side: PositionSide,
@@ -103,9 +111,7 @@ def check_liquidation_buffer(
     The stop must also sit on the loss side of the entry (below for a long, above for a short);
     a stop on the wrong side never passes.
     """
-    notional = entry_price * quantity
-    wallet = notional / leverage
-    liq = liquidation_price_for(instrument, side.value, entry_price, quantity, wallet)
+    liq = isolated_liquidation_price(instrument, side, entry_price, quantity, leverage)
     stop_distance = abs(entry_price - stop_price)
     liq_distance = abs(entry_price - liq)
     right_side = (stop_price < entry_price) if side is PositionSide.LONG else (stop_price > entry_price)
