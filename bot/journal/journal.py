@@ -221,8 +221,12 @@ class Journal:
                           risk_decision_id: str | None = None, trade_id: str | None = None,
                           run_id: str | None = None) -> str:
         """Store a new position. Close it with :meth:`record_trade_exit`, never by editing it."""
+        trade_id = trade_id or new_id()
+        # A trade opened by this process has no fills from earlier runs: ``record_fill(once=True)``
+        # need not read the database for it (that read is for trades restored after a restart).
+        self._fill_keys.setdefault(trade_id, set())
         return self._submit(m.Trade, {
-            "id": trade_id or new_id(),
+            "id": trade_id,
             "run_id": self._run(run_id),
             "signal_id": signal_id,
             "risk_decision_id": risk_decision_id,
