@@ -41,7 +41,7 @@ max_same_side_positions = 3
 max_gross_exposure = 3.0
 max_net_exposure = 3.0
 cooldown_after_stop_minutes = 0
-max_consecutive_losses = 1000
+max_consecutive_losses = 100  # the highest allowed: no loss-streak pause in the benchmark
 daily_loss_limit = 0.2
 max_drawdown = 0.5
 [strategies.funding_rule]

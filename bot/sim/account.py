@@ -21,6 +21,7 @@ Bookkeeping rules (Binance USDⓈ-M, one-way mode, isolated margin):
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from bot.core.enums import OrderSide
@@ -63,7 +64,10 @@ class Account:
         self.reserved = 0.0  # margin held by resting opening limit orders
         self.positions: dict[str, Position] = {}
         self.fills: list[SimFill] = []
+        #: income rows in time order, and their times (so a "since" read bisects instead of scanning
+        #: the whole history: the engine reads income every cycle)
         self.incomes: list[SimIncome] = []
+        self._income_ts: list[int] = []
         self._next_trade_id = 1
         self._next_tran_id = 1
 
@@ -96,7 +100,7 @@ class Account:
         income = SimIncome(self._next_tran_id, "", IncomeType.TRANSFER, amount, asset, ts_ms, None)
         self._next_tran_id += 1
         self.wallet += amount
-        self.incomes.append(income)
+        self._record_income(income)
         return income
 
     # ------------------------------------------------------------------ ledgers
@@ -106,8 +110,20 @@ class Account:
         income = SimIncome(self._next_tran_id, symbol, income_type, amount, ASSET, ts_ms, trade_id)
         self._next_tran_id += 1
         self.wallet += amount
-        self.incomes.append(income)
+        self._record_income(income)
         return income
+
+    def _record_income(self, income: SimIncome) -> None:
+        """Insert keeping time order (a transfer may carry an earlier time than the last row)."""
+        at = bisect.bisect_right(self._income_ts, income.ts_ms)
+        self._income_ts.insert(at, income.ts_ms)
+        self.incomes.insert(at, income)
+
+    def incomes_since(self, start_ms: int | None) -> list[SimIncome]:
+        """Income rows with ``ts_ms >= start_ms`` (all rows without a bound), in time order."""
+        if start_ms is None:
+            return list(self.incomes)
+        return self.incomes[bisect.bisect_left(self._income_ts, start_ms):]
 
     # -------------------------------------------------------------------- fills
     def split(self, symbol: str, side_sign: int, quantity: float) -> tuple[float, float]:

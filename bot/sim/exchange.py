@@ -415,7 +415,7 @@ class SimExchange:
     def income(self, symbol: str | None = None, income_type: IncomeType | str | None = None,
                start_ms: int | None = None, end_ms: int | None = None, limit: int | None = None) -> list[SimIncome]:
         kind = IncomeType(income_type) if income_type is not None else None
-        rows = [i for i in self.account.incomes
+        rows = [i for i in self.account.incomes_since(start_ms)
                 if (symbol is None or i.symbol == symbol) and (kind is None or i.income_type is kind)]
         return _window(rows, start_ms, end_ms, limit)
 
