@@ -423,6 +423,7 @@ class Engine:
             self.risk.record_stop_out(trade.symbol, info.ts)
         self.book.remove(trade.symbol)
         self.plans.pop(trade.symbol, None)
+        self.protector.unseen.forget_symbol(trade.symbol)
         # protective orders left behind (e.g. the take-profit after a stop) are cancelled
         for order in await self.executor.open_orders(trade.symbol):
             if order.is_conditional and order.is_open and order.is_protective:
@@ -651,6 +652,7 @@ class Engine:
         # The stop goes on the exchange right away, from the fill itself: no positions or open
         # orders read stands between the fill and its stop (if placing fails, the watchdog
         # escalates now and tries again next cycle).
+        self.protector.unseen.forget_symbol(plan.symbol)
         filled = PositionState(plan.symbol, plan.side, state.filled, fill_price, mark_price=fill_price)
         await self._protect([filled], [], now)
         self._pending_entry_fills[trade.trade_id] = (placed, plan.entry_price)
@@ -736,7 +738,9 @@ class Engine:
             if plan is not None and pos.mark_price:
                 self.plans[pos.symbol] = advance_protection(plan, pos.mark_price,
                                                             self.executor.instrument(pos.symbol))
-        actions = self.watchdog.check(position_infos(positions), conditional_infos(open_orders), self.plans, now)
+        # A stop placed moments ago may be missing from a lagging read: trust it, not place a second one.
+        conditionals = self.protector.unseen.merge(conditional_infos(open_orders), {p.symbol for p in positions})
+        actions = self.watchdog.check(position_infos(positions), conditionals, self.plans, now)
         if not actions:
             return 0
         return await self.protector.apply(actions, now)

@@ -7,6 +7,9 @@ every stop move on its trade.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
+
 from loguru import logger
 
 from bot.core.enums import ExitReason, OrderStatus, OrderType, WorkingType
@@ -30,6 +33,13 @@ from bot.trading.orders import OrderRouter
 #: Statuses of a stop that was answered but does not rest on the venue (not a confirmed stop).
 _NOT_PLACED = (OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.CANCELED)
 
+#: How long (wall seconds) a stop or take-profit the venue confirmed is trusted to rest while the
+#: open-orders read does not show it yet. Binance's query side lags its matching engine on a loaded
+#: venue (an accepted order answers -2013 and is missing from openOrders for a while), and that lag
+#: is in real seconds whatever the cycle length; observed lags are well under a second to a few
+#: seconds. Past this, the read is believed again: an order still unseen is treated as gone.
+UNSEEN_ORDER_GRACE_S = 10.0
+
 
 def _without_replaced_cancels(queue: list[StopAction], symbol: str) -> list[StopAction]:
     """``queue`` minus the cancels of ``symbol``'s stops that waited on a replacement that failed."""
@@ -41,13 +51,68 @@ def position_infos(positions: list[PositionState]) -> list[PositionInfo]:
             for p in positions]
 
 
+def conditional_info(order: OrderState) -> ConditionalOrderInfo:
+    return ConditionalOrderInfo(order_id=order.exchange_id or "", symbol=order.symbol, side=order.side,
+                                type=order.type, trigger_price=order.trigger_price, quantity=order.quantity,
+                                reduce_only=order.reduce_only, close_position=order.close_position)
+
+
 def conditional_infos(orders: list[OrderState]) -> list[ConditionalOrderInfo]:
-    return [
-        ConditionalOrderInfo(order_id=o.exchange_id or "", symbol=o.symbol, side=o.side, type=o.type,
-                             trigger_price=o.trigger_price, quantity=o.quantity, reduce_only=o.reduce_only,
-                             close_position=o.close_position)
-        for o in orders if o.is_conditional and o.is_open
-    ]
+    return [conditional_info(o) for o in orders if o.is_conditional and o.is_open]
+
+
+class UnseenOrders:
+    """Protective orders the venue confirmed that an open-orders read has not shown yet.
+
+    Without this, a stop placed right after an entry is missing from the same cycle's re-read
+    on a lagging venue, the watchdog sees a bare position and places a second stop (issue 11:
+    "exactly one covering stop"). An order is trusted as resting until a read shows it (from
+    then on the read is the truth: gone from a later read means gone), until it is cancelled by
+    us, or until ``grace_s`` of wall time passed without a read showing it.
+    """
+
+    def __init__(self, grace_s: float = UNSEEN_ORDER_GRACE_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.grace_s = grace_s
+        self._clock = clock
+        self._orders: dict[str, tuple[ConditionalOrderInfo, float]] = {}
+
+    def placed(self, order: OrderState) -> None:
+        """``order`` was confirmed resting by the venue's answer to its placement."""
+        if order.exchange_id and order.is_conditional and order.is_open:
+            self._orders[order.exchange_id] = (conditional_info(order), self._clock())
+
+    def forget(self, exchange_id: str | None) -> None:
+        """We cancelled it (or tried to): never trust it as resting again."""
+        if exchange_id:
+            self._orders.pop(exchange_id, None)
+
+    def forget_symbol(self, symbol: str) -> None:
+        """``symbol``'s trade closed or a new one opens: its earlier orders say nothing any more
+        (a stop that triggered is gone even if no read ever showed it)."""
+        for order_id, (info, _) in list(self._orders.items()):
+            if info.symbol == symbol:
+                del self._orders[order_id]
+
+    def merge(self, read: Iterable[ConditionalOrderInfo], held: set[str]) -> list[ConditionalOrderInfo]:
+        """``read`` plus the confirmed orders it does not show yet, for the ``held`` symbols.
+
+        Orders the read shows are forgotten (the read now knows them); so are orders past their
+        grace. ``read`` covers the held symbols only, so other symbols' orders are left alone.
+        """
+        infos = list(read)
+        seen = {o.order_id for o in infos}
+        now = self._clock()
+        for order_id, (info, placed_at) in list(self._orders.items()):
+            if info.symbol not in held:
+                continue
+            if order_id in seen or now - placed_at > self.grace_s:
+                del self._orders[order_id]
+                continue
+            infos.append(info)
+        return infos
+
+    def __len__(self) -> int:
+        return len(self._orders)
 
 
 class Protector:
@@ -62,6 +127,8 @@ class Protector:
         self.run_key = run_key
         #: client ids of exit orders the bot sent itself, with their reason (for exit attribution)
         self.own_exits: dict[str, ExitReason] = {}
+        #: confirmed stops/take-profits a lagging open-orders read may not show yet
+        self.unseen = UnseenOrders()
         self._seq: dict[tuple[str, str], int] = {}
 
     async def apply(self, actions: list[StopAction], now_ms: int) -> int:
@@ -109,6 +176,7 @@ class Protector:
 
     async def _cancel(self, action: CancelOrder, trade: OpenTrade | None, now_ms: int) -> None:
         """Cancel one conditional order; a failure is journaled, never raised (see :meth:`apply`)."""
+        self.unseen.forget(action.order_id)
         try:
             state = await self.router.executor.cancel(action.symbol, exchange_id=action.order_id, conditional=True)
         except Exception as exc:  # any venue error: the order stays, the watchdog sees it next cycle
@@ -151,6 +219,7 @@ class Protector:
         placed = await self.router.place(request, purpose="stop", trade_id=trade.trade_id if trade else None)
         if placed.state.status in _NOT_PLACED:  # answered, but not resting: not a confirmed stop
             raise OrderRejectedError(f"stop {cid} answered {placed.state.status.value}, not resting")
+        self.unseen.placed(placed.state)
         if trade is not None:
             old = trade.stop_price
             trade.stop_client_id = cid
@@ -170,6 +239,8 @@ class Protector:
                                trigger_price=action.trigger_price, reduce_only=True,
                                working_type=WorkingType.MARK_PRICE)
         placed = await self.router.place(request, purpose="take_profit", trade_id=trade.trade_id if trade else None)
+        if placed.state.status not in _NOT_PLACED:
+            self.unseen.placed(placed.state)
         if trade is not None:
             trade.tp_client_id = cid
             trade.order_ids[cid] = placed.journal_id

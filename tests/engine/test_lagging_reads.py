@@ -1,0 +1,137 @@
+"""A lagging query side must not make the bot place a second stop (issue 11, "exactly one stop").
+
+On a loaded Binance matching engine an accepted order is missing from ``openOrders`` / the algo
+order queries for a while (emulated by ``/_sim/scenario {"order_visibility_lag_ms"}``). The
+entry's stop is placed from the fill, then the same cycle re-reads the account: that read does
+not show the stop yet. Trusting the read, the watchdog used to place a second stop and a second
+take-profit. Through the real ccxt client against the emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bot.core.enums import IntentKind, OrderSide, OrderStatus, OrderType
+from bot.core.timeutil import to_ms
+from bot.data.store import MarketStore
+from bot.engine import Engine
+from bot.exchange.connect import connect
+from bot.execution.exchange import ExchangeExecutor
+from bot.execution.types import OrderState
+from bot.journal import Journal
+from bot.market.budget import RequestBudget
+from bot.market.live import LiveSource
+from bot.risk.files import RiskFiles
+from bot.risk.stops import ConditionalOrderInfo
+from bot.trading.feed import LiveFeed
+from bot.trading.protection import UnseenOrders
+from tests.engine import helpers
+from tests.engine.scripted import Scripted
+
+SYM = "ORCAUSDT"
+T0 = to_ms("2025-03-18T06:00:00Z")
+#: Longer than one test cycle takes, shorter than the bot's trust in a confirmed order (10 s).
+LAG_MS = 1500
+
+
+async def _engine(tmp_path: Path, emu: helpers.Emulator) -> tuple[Engine, Any, Journal]:
+    settings = helpers.engine_settings(tmp_path, base_url=emu.base_url, mode="testnet")
+    settings.universe.symbols = [SYM]
+    client = connect(settings)
+    client.enableRateLimit = False
+    executor = ExchangeExecutor(connect(settings), backoff_s=0.01, max_attempts=2)
+    executor.client.enableRateLimit = False
+    journal = Journal.open(settings.journal.url)
+    engine = Engine(settings, feed=LiveFeed(LiveSource(client, settings, budget=RequestBudget(10_000_000))),
+                    executor=executor, journal=journal,
+                    strategies={"scripted": Scripted({SYM: (T0, IntentKind.ENTER_LONG)}, stop_pct=0.05, tp_pct=0.10)},
+                    risk_files=RiskFiles.from_halt_file(tmp_path / "HALT"))
+    await engine.start()
+    return engine, client, journal
+
+
+def _resting(sim: Any, kind: OrderType) -> list[Any]:
+    return [o for o in sim.open_orders(SYM, conditional=True) if o.type is kind]
+
+
+async def test_stop_hidden_by_a_lagging_read_is_not_placed_twice(tmp_path: Path, sample_dir: Path) -> None:
+    store = MarketStore.load(sample_dir, symbols=[SYM])
+    emu = await helpers.start(store, T0, [SYM], max_weight=10_000_000)
+    await emu.control("scenario", {"order_visibility_lag_ms": LAG_MS})
+    engine, client, journal = await _engine(tmp_path, emu)
+    sim = emu.state.exchange
+    try:
+        report = await engine.safe_cycle()  # entry, its stop and take-profit, then a lagging re-read
+        assert report is not None and report.entries == 1
+        after_entry = (len(_resting(sim, OrderType.STOP_MARKET)), len(_resting(sim, OrderType.TAKE_PROFIT_MARKET)))
+        await engine.safe_cycle()  # still inside the lag: the read shows neither order
+        inside_lag = (len(_resting(sim, OrderType.STOP_MARKET)), len(_resting(sim, OrderType.TAKE_PROFIT_MARKET)))
+        await asyncio.sleep(LAG_MS / 1000 + 0.2)
+        await engine.safe_cycle()  # the read shows them now: nothing to do
+        visible = (len(_resting(sim, OrderType.STOP_MARKET)), len(_resting(sim, OrderType.TAKE_PROFIT_MARKET)))
+        algo_posts = len([o for o in sim.all_orders(SYM, conditional=True)])
+        await engine.shutdown("completed")
+    finally:
+        await client.close()
+        journal.close()
+        await emu.close()
+
+    assert sim.position(SYM) is not None
+    assert after_entry == (1, 1), "one stop and one take-profit after the entry cycle"
+    assert inside_lag == (1, 1), "a confirmed stop hidden by the lag is not placed again"
+    assert visible == (1, 1)
+    assert algo_posts == 2, "exactly two conditional orders were ever sent: the stop and the take-profit"
+
+
+def _stop(order_id: str, symbol: str = SYM) -> OrderState:
+    return OrderState(client_id=f"c{order_id}", exchange_id=order_id, symbol=symbol, side=OrderSide.SELL,
+                      type=OrderType.STOP_MARKET, status=OrderStatus.NEW, quantity=1.0, trigger_price=95.0,
+                      reduce_only=True, is_conditional=True)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_unseen_order_is_trusted_only_until_a_read_shows_it_or_the_grace_ends() -> None:
+    clock = _Clock()
+    unseen = UnseenOrders(grace_s=10.0, clock=clock)
+    unseen.placed(_stop("1"))
+    held = {SYM}
+    # not in the read yet: trusted
+    assert [o.order_id for o in unseen.merge([], held)] == ["1"]
+    # another symbol's merge (the entry path protects one symbol) neither shows nor drops it
+    assert unseen.merge([], {"BTCUSDT"}) == []
+    assert len(unseen) == 1
+    # the read shows it: from now on the read is the truth, so a later read without it means gone
+    shown = ConditionalOrderInfo("1", SYM, OrderSide.SELL, OrderType.STOP_MARKET, 95.0, 1.0, reduce_only=True)
+    assert [o.order_id for o in unseen.merge([shown], held)] == ["1"]
+    assert unseen.merge([], held) == []
+
+
+def test_unseen_order_past_its_grace_or_cancelled_or_closed_is_not_trusted() -> None:
+    clock = _Clock()
+    unseen = UnseenOrders(grace_s=10.0, clock=clock)
+    unseen.placed(_stop("1"))
+    clock.t += 10.5  # never shown within 10 s: the read is believed (the stop is gone)
+    assert unseen.merge([], {SYM}) == []
+    unseen.placed(_stop("2"))
+    unseen.forget("2")  # we cancelled it
+    assert unseen.merge([], {SYM}) == []
+    unseen.placed(_stop("3"))
+    unseen.forget_symbol(SYM)  # its trade closed (the stop may have triggered unseen)
+    assert unseen.merge([], {SYM}) == []
+    unseen.placed(replace_status(_stop("4"), OrderStatus.FILLED))  # a triggered order never rests
+    assert unseen.merge([], {SYM}) == []
+
+
+def replace_status(order: OrderState, status: OrderStatus) -> OrderState:
+    from dataclasses import replace
+
+    return replace(order, status=status)
