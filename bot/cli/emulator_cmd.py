@@ -79,18 +79,35 @@ def _chosen_symbols(store: Any, symbols: list[str] | None) -> list[str] | None:
 
 
 def _start_ms(store: Any, chosen: list[str] | None, start: str | None) -> int:
-    """``--start`` or, by default, one day after the first bar of the served symbols."""
-    from bot.core.timeutil import MS_PER_DAY, to_ms
+    """``--start``, or by default the first time most served symbols trade (see :func:`busiest_start`)."""
+    from bot.core.timeutil import to_ms
 
     if start:
         try:
             return to_ms(start)
         except (ValueError, TypeError, OverflowError) as exc:
             fail(f"--start: {exc} (give an ISO UTC time such as 2025-03-18T00:00:00Z)", EXIT_CONFIG)
-    firsts = [int(store[s].ts[0]) for s in (chosen or store.symbols) if len(store[s].ts)]
-    if not firsts:
+    spans = [(int(store[s].ts[0]), int(store[s].ts[-1]) + int(store[s].bar_ms))
+             for s in (chosen or store.symbols) if len(store[s].ts)]
+    if not spans:
         fail("the chosen symbols have no price bars to serve", EXIT_CONFIG)
-    return min(firsts) + MS_PER_DAY
+    return busiest_start(spans)
+
+
+def busiest_start(spans: list[tuple[int, int]]) -> int:
+    """One day after a symbol's first bar, chosen where the most symbols have data (earliest on ties).
+
+    The emulator lists a symbol only while the replay covers it (bot.emulator.listings), so a start
+    before most of the data begins would serve a market of one or two symbols. ``spans`` are
+    (first bar open, end of last bar) per symbol; the day of history lets strategies warm up.
+    """
+    from bot.core.timeutil import MS_PER_DAY
+
+    def live(t: int) -> int:
+        return sum(first + MS_PER_DAY <= t < end for first, end in spans)
+
+    candidates = sorted(first + MS_PER_DAY for first, _ in spans)
+    return max(candidates, key=lambda t: (live(t), -t))
 
 
 def _bind_error(exc: OSError, host: str, port: int) -> str:
@@ -156,7 +173,7 @@ def exchange_sim(
     host: Annotated[str, typer.Option("--host", help="Interface to bind (warns unless loopback).")] = "127.0.0.1",
     speed: Annotated[float, typer.Option("--speed", help="Clock rate vs wall time; 0 = step via /_sim/clock.")] = 1.0,
     start: Annotated[str | None, typer.Option(
-        "--start", help="Start time, ISO UTC (default: data start + 1 day).")] = None,
+        "--start", help="Start time, ISO UTC (default: the first day most symbols have data).")] = None,
     balance: Annotated[float, typer.Option("--balance", help="Starting USDT wallet.")] = 10_000.0,
     api_key: Annotated[str, typer.Option("--api-key", help="API key the emulator accepts.")] = "test",
     api_secret: Annotated[str, typer.Option("--api-secret", help="API secret the emulator accepts.")] = "test",

@@ -26,11 +26,14 @@ from typing import Any
 from aiohttp import web
 
 from bot.core.timeutil import MS_PER_DAY, iso, to_ms
+from bot.emulator import listings
 from bot.emulator.clock import MAX_SERVER_OFFSET_MS, MAX_SPEED, ClockError
 from bot.emulator.private import MAX_VISIBILITY_LAG_MS
+from bot.emulator.serialize import force_order
 from bot.emulator.state import STATE_KEY, EmulatorState
 from bot.emulator.weights import MAX_ORDER_LIMIT
 from bot.sim.errors import SimError
+from bot.sim.exchange import SETTLING_MS
 
 CONTROL_TOKEN_HEADER = "X-Sim-Control-Token"
 #: Latest clock time the control API accepts (2100-01-01): far past any data, inside datetime's range.
@@ -231,7 +234,8 @@ async def set_faults(request: web.Request) -> web.Response:
     return web.json_response(asdict(config))
 
 
-_ACCOUNT_FLAGS = ("multi_assets", "hedge_mode")
+_ACCOUNT_FLAGS = ("multi_assets", "hedge_mode", "bnb_fee")
+_ACCOUNT_KEYS = (*_ACCOUNT_FLAGS, "server_time_offset_ms", "bnb_price", "bnb_balance")
 
 
 def _flag(body: dict[str, Any], name: str) -> bool:
@@ -242,29 +246,44 @@ def _flag(body: dict[str, Any], name: str) -> bool:
     return value
 
 
+def _account_view(state: EmulatorState) -> dict[str, Any]:
+    return asdict(state.account) | {"bnb_balance": state.bnb_balance()}
+
+
 async def get_account(request: web.Request) -> web.Response:
-    return web.json_response(asdict(_state(request).account))
+    return web.json_response(_account_view(_state(request)))
 
 
 async def set_account(request: web.Request) -> web.Response:
     """Account modes, partial update: ``{"multi_assets": true, "hedge_mode": false,
-    "server_time_offset_ms": -30000}`` (see :class:`~bot.emulator.state.AccountModes`).
+    "server_time_offset_ms": -30000, "bnb_fee": true, "bnb_price": 600, "bnb_balance": 2}``
+    (see :class:`~bot.emulator.state.AccountModes`). ``bnb_balance`` sets the futures wallet's BNB,
+    which pays the fees while ``bnb_fee`` is on; ``bnb_fee`` needs a BNB price: BNBUSDT in the
+    replayed data, or ``bnb_price``.
 
     Unknown keys are refused (a typo must not pass silently); everything is validated first.
     """
     state = _state(request)
     body = await _body(request)
-    known = (*_ACCOUNT_FLAGS, "server_time_offset_ms")
-    unknown = sorted(set(body) - set(known))
+    unknown = sorted(set(body) - set(_ACCOUNT_KEYS))
     if unknown:
-        raise _bad(f"unknown account setting(s): {', '.join(unknown)[:80]}; known: {', '.join(known)}")
+        raise _bad(f"unknown account setting(s): {', '.join(unknown)[:80]}; known: {', '.join(_ACCOUNT_KEYS)}")
     changes: dict[str, Any] = {name: _flag(body, name) for name in _ACCOUNT_FLAGS if name in body}
     if "server_time_offset_ms" in body:
         changes["server_time_offset_ms"] = int(number(body, "server_time_offset_ms", -MAX_SERVER_OFFSET_MS,
                                                       MAX_SERVER_OFFSET_MS, integer=True))
+    if "bnb_price" in body:
+        changes["bnb_price"] = float(number(body, "bnb_price", 0, MAX_PRICE, above_lo=True))
+    bnb_balance = float(number(body, "bnb_balance", 0, MAX_BALANCE)) if "bnb_balance" in body else None
+    if changes.get("bnb_fee") and changes.get("bnb_price", state.account.bnb_price) is None \
+            and state.bnb_price_now() is None:
+        raise _bad("'bnb_fee' needs a BNB price: BNBUSDT in the replayed data, or 'bnb_price'")
     for name, value in changes.items():
         setattr(state.account, name, value)
-    return web.json_response(asdict(state.account))
+    if bnb_balance is not None:
+        state.set_bnb_balance(bnb_balance)
+    state.apply_fee_mode()
+    return web.json_response(_account_view(state))
 
 
 def _scenario_view(state: EmulatorState) -> dict[str, Any]:
@@ -311,6 +330,71 @@ async def set_scenario(request: web.Request) -> web.Response:
     return web.json_response(_scenario_view(state))
 
 
+def _listed_symbol(state: EmulatorState, body: dict[str, Any]) -> str:
+    """``body["symbol"]`` as a symbol the emulator lists now, or a 400 naming the ones it does."""
+    raw = body.get("symbol")
+    symbol = raw.upper() if isinstance(raw, str) else ""
+    listed = state.listed_symbols()
+    if symbol not in listed:
+        raise _bad(f"'symbol' must be one of {', '.join(listed)[:200]}; got {json.dumps(raw)[:40]}")
+    return symbol
+
+
+def _only(body: dict[str, Any], known: tuple[str, ...], what: str) -> None:
+    unknown = sorted(set(body) - set(known))
+    if unknown:
+        raise _bad(f"unknown {what} field(s): {', '.join(unknown)[:80]}; known: {', '.join(known)}")
+
+
+async def auto_deleverage(request: web.Request) -> web.Response:
+    """``{"symbol": "ORCAUSDT", "price": 1.23}``: the exchange auto-deleverages the position (ADL).
+
+    The whole position is closed at ``price`` (default: the mark price) by an order with client id
+    ``adl_autoclose``, listed by ``GET /fapi/v1/forceOrders`` (``autoCloseType=ADL`` or none), with
+    its fill in ``userTrades`` and a ``REALIZED_PNL`` income row
+    (:meth:`~bot.sim.exchange.SimExchange.auto_deleverage`). 400 when there is no position.
+    """
+    state = _state(request)
+    body = await _body(request)
+    _only(body, ("symbol", "price"), "adl")
+    symbol = _listed_symbol(state, body)
+    price = number(body, "price", 0, MAX_PRICE, above_lo=True) if body.get("price") is not None else None
+    state.driver.sync()
+    try:
+        order = listings.core(state.exchange, symbol).auto_deleverage(symbol, price, state.now_ms())
+    except SimError as exc:
+        raise _bad(f"adl refused ({exc.code}): {exc.msg}") from None
+    if order is None:
+        raise _bad(f"no {symbol} position to auto-deleverage")
+    return web.json_response(force_order(order, state.instruments[symbol]))
+
+
+async def delist(request: web.Request) -> web.Response:
+    """``{"symbol": "ORCAUSDT", "delivery_price": 1.2, "at": ms | ISO, "settling_ms": 3600000}``.
+
+    The symbol leaves trading at ``at`` (default and earliest: now): SETTLING from then, CLOSE
+    ``settling_ms`` later (default one hour). At ``at`` its open orders are cancelled and its
+    position is settled at ``delivery_price`` (:meth:`~bot.sim.exchange.SimExchange.schedule_settlement`);
+    new orders answer -4140, then -4141 "Symbol is closed.". A symbol already settled is a 400.
+    """
+    state = _state(request)
+    body = await _body(request)
+    _only(body, ("symbol", "delivery_price", "at", "settling_ms"), "delist")
+    symbol = _listed_symbol(state, body)
+    price = float(number(body, "delivery_price", 0, MAX_PRICE, above_lo=True))
+    at = _target_time({"now": body["at"]}) if body.get("at") is not None else state.now_ms()
+    settling = int(number(body, "settling_ms", 0, MAX_STEP_MS, integer=True)) if "settling_ms" in body \
+        else SETTLING_MS
+    state.driver.sync()
+    at = max(at, state.now_ms())
+    try:
+        listings.core(state.exchange, symbol).schedule_settlement(symbol, price, at, settling)
+    except SimError as exc:
+        raise _bad(f"delist refused ({exc.code}): {exc.msg}") from None
+    return web.json_response({"symbol": symbol, "delivery_price": price, "at": at, "close_at": at + settling,
+                              "status": listings.status(state.exchange, symbol, state.now_ms())})
+
+
 async def status(request: web.Request) -> web.Response:
     state = _state(request)
     return web.json_response(_clock_view(state) | {
@@ -355,3 +439,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/_sim/account", guarded(set_account))
     app.router.add_get("/_sim/scenario", guarded(get_scenario))
     app.router.add_post("/_sim/scenario", guarded(set_scenario))
+    app.router.add_post("/_sim/adl", guarded(auto_deleverage))
+    app.router.add_post("/_sim/delist", guarded(delist))

@@ -350,20 +350,15 @@ def _fee(state: Any) -> float:
 
 
 def _account(state: Any, v2: bool) -> dict[str, Any]:
+    """GET /fapi/v2|v3/account. The ``total*`` figures are the USDT wallet's ("only for USDT asset",
+    USDⓈ-M "Account Information V3"); ``assets`` lists USDT, then the USDC wallet when USDC
+    contracts are listed and the BNB that pays fees when there is some."""
     b = state.exchange.balance()
     now = state.now_ms()
     money = ser.money
     cross_wallet = float(b.wallet) - sum(
         float(getattr(p, "isolated_wallet", 0.0)) for p in state.exchange.positions()
-        if ser.enum_value(p.margin_mode).lower() == "isolated")
-    asset = {
-        "asset": b.asset, "walletBalance": money(b.wallet), "unrealizedProfit": money(b.unrealized_pnl),
-        "marginBalance": money(b.margin_balance), "maintMargin": money(b.maint_margin),
-        "initialMargin": money(b.initial_margin), "positionInitialMargin": money(b.initial_margin),
-        "openOrderInitialMargin": "0.00000000", "crossWalletBalance": money(cross_wallet),
-        "crossUnPnl": money(b.unrealized_pnl), "availableBalance": money(b.available),
-        "maxWithdrawAmount": money(b.available), "updateTime": now,
-    }
+        if ser.enum_value(p.margin_mode).lower() == "isolated" and state.instruments[p.symbol].quote == b.asset)
     positions = []
     for p in state.exchange.positions():
         inst = state.instruments[p.symbol]
@@ -380,8 +375,20 @@ def _account(state: Any, v2: bool) -> dict[str, Any]:
         "totalMarginBalance": money(b.margin_balance), "totalPositionInitialMargin": money(b.initial_margin),
         "totalOpenOrderInitialMargin": "0.00000000", "totalCrossWalletBalance": money(cross_wallet),
         "totalCrossUnPnl": money(b.unrealized_pnl), "availableBalance": money(b.available),
-        "maxWithdrawAmount": money(b.available), "assets": [asset], "positions": positions,
+        "maxWithdrawAmount": money(b.available),
+        "assets": [ser.asset_row(b, now, cross_wallet), *(ser.asset_row(x, now) for x in _other_assets(state))],
+        "positions": positions,
     }
+
+
+def _other_assets(state: Any) -> list[Any]:
+    """Wallets besides USDT: USDC (its own core, see bot.emulator.margin_assets) and BNB (fees only)."""
+    from bot.sim.models import SimBalance
+
+    out = list(state.exchange.asset_balances()) if hasattr(state.exchange, "asset_balances") else []
+    for asset, amount in sorted(state.exchange.account.other_wallets.items()):
+        out.append(SimBalance(amount, 0.0, amount, amount, 0.0, 0.0, asset=asset))
+    return out
 
 
 def account_v3(state: Any, params: dict[str, str]) -> Any:
@@ -533,14 +540,32 @@ def income(state: Any, params: dict[str, str]) -> Any:
 
 def force_orders(state: Any, params: dict[str, str]) -> Any:
     symbol = _opt_symbol(state, params)
-    kind = (P.opt_str(params, "autoCloseType") or "LIQUIDATION").upper()
-    if kind not in ("LIQUIDATION", "ADL"):
+    kind = (P.opt_str(params, "autoCloseType") or "").upper() or None  # none sent: both kinds (Binance)
+    if kind not in (None, "LIQUIDATION", "ADL"):
         raise errors.BinanceError(-1130, "Data sent for parameter 'autoCloseType' is not valid.")
-    if kind == "ADL":
-        return []  # the simulator never auto-deleverages
-    orders = state.exchange.force_orders(symbol)
+    orders = state.exchange.force_orders(symbol, auto_close_type=kind)
     rows = _window(orders, lambda o: (o.updated_ms, o.order_id), params, 50, 100)
     return [ser.force_order(o, state.instruments[o.symbol]) for o in rows]
+
+
+def get_fee_burn(state: Any, params: dict[str, str]) -> Any:
+    """GET /fapi/v1/feeBurn (USDⓈ-M "Get BNB Burn Status", weight 30): ``{"feeBurn": bool}``."""
+    return {"feeBurn": bool(state.account.bnb_fee)}
+
+
+def set_fee_burn(state: Any, params: dict[str, str]) -> Any:
+    """POST /fapi/v1/feeBurn (USDⓈ-M "Toggle BNB Burn On Futures Trade", weight 1): ``feeBurn``
+    "true"/"false" (mandatory); answers ``{"code": 200, "msg": "success"}``. Without a BNB price
+    (BNBUSDT in the data or ``/_sim/account`` ``bnb_price``) fees stay in USDT, as they do on
+    Binance when the BNB wallet cannot pay them."""
+    raw = P.opt_str(params, "feeBurn")
+    if raw is None:
+        raise errors.mandatory("feeBurn")
+    if raw.lower() not in ("true", "false"):
+        raise errors.BinanceError(-1130, "Data sent for parameter 'feeBurn' is not valid.")
+    state.account.bnb_fee = raw.lower() == "true"
+    state.apply_fee_mode()
+    return dict(_SUCCESS)
 
 
 def commission_rate(state: Any, params: dict[str, str]) -> Any:
@@ -583,6 +608,8 @@ ROUTES = [
     Route("GET", "/fapi/v1/income", income, True),
     Route("GET", "/fapi/v1/forceOrders", force_orders, True),
     Route("GET", "/fapi/v1/commissionRate", commission_rate, True),
+    Route("GET", "/fapi/v1/feeBurn", get_fee_burn, True),
+    Route("POST", "/fapi/v1/feeBurn", set_fee_burn, True),
     Route("GET", "/sapi/v1/capital/config/getall", empty_list, True),
     Route("GET", "/sapi/v1/margin/allPairs", empty_list, True),
 ]

@@ -15,7 +15,7 @@ import numpy as np
 from bot.core.instrument import Instrument
 from bot.core.precision import format_step
 from bot.core.timeutil import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE
-from bot.emulator import errors
+from bot.emulator import errors, listings
 from bot.emulator import params as P
 from bot.emulator.book import BarRange, build_book
 from bot.emulator.routes import Route
@@ -52,13 +52,13 @@ def server_time(state: Any, params: dict[str, str]) -> Any:
 ORDER_TYPES = ["LIMIT", "MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"]
 
 
-def _symbol_info(inst: Instrument) -> dict[str, Any]:
+def _symbol_info(inst: Instrument, status: str = "TRADING") -> dict[str, Any]:
     tick = format_step(inst.tick_size, inst.tick_size)
     step = format_step(inst.step_size, inst.step_size)
     first = inst.brackets[0]
     return {
         "symbol": inst.symbol, "pair": inst.symbol, "contractType": "PERPETUAL",
-        "deliveryDate": 4133404800000, "onboardDate": int(inst.onboard_ms), "status": "TRADING",
+        "deliveryDate": 4133404800000, "onboardDate": int(inst.onboard_ms), "status": status,
         "maintMarginPercent": f"{first.maint_margin_ratio * 100:.4f}",
         "requiredMarginPercent": f"{100 / first.initial_leverage:.4f}",
         "baseAsset": inst.base, "quoteAsset": inst.quote, "marginAsset": inst.quote,
@@ -85,6 +85,8 @@ def _symbol_info(inst: Instrument) -> dict[str, Any]:
 
 
 def exchange_info(state: Any, params: dict[str, str]) -> Any:
+    """Symbols listed now (issue 11: listings follow the data), each with its status: TRADING,
+    or SETTLING then CLOSE once delisted (``/_sim/delist`` or the data's end)."""
     limit = state.limiter.config.max_weight
     return {
         "timezone": "UTC",
@@ -99,7 +101,8 @@ def exchange_info(state: Any, params: dict[str, str]) -> Any:
         ],
         "exchangeFilters": [],
         "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
-        "symbols": [_symbol_info(state.instruments[s]) for s in state.symbols],
+        "symbols": [_symbol_info(state.instruments[s], listings.status(state.exchange, s, state.now_ms()))
+                    for s in state.listed_symbols()],
     }
 
 
@@ -221,7 +224,7 @@ def _ticker(state: Any, symbol: str) -> dict[str, Any]:
 
 def _symbols_or_one(state: Any, params: dict[str, str]) -> tuple[list[str], bool]:
     symbol = state.check_symbol(P.opt_str(params, "symbol"))
-    return ([symbol], True) if symbol else (list(state.symbols), False)
+    return ([symbol], True) if symbol else (state.listed_symbols(), False)
 
 
 def _priced(state: Any, symbols: list[str]) -> list[str]:
@@ -345,7 +348,7 @@ def funding_rate(state: Any, params: dict[str, str]) -> Any:
 def funding_info(state: Any, params: dict[str, str]) -> Any:
     """Like Binance: only symbols whose interval (or cap) differs from the 8h default."""
     rows = []
-    for s in state.symbols:
+    for s in state.listed_symbols():
         interval = funding_interval_ms(state, s)
         if interval != EIGHT_HOURS:
             rows.append({"symbol": s, "adjustedFundingRateCap": "0.02000000",

@@ -159,7 +159,7 @@ def position_v3(p: Any, inst: Instrument, fee_rate: float) -> dict[str, Any]:
         "liquidationPrice": money(p.liquidation_price or 0.0),
         "isolatedMargin": money(p.isolated_margin if isolated else 0.0),
         "notional": money(notional),
-        "marginAsset": "USDT",
+        "marginAsset": inst.quote,
         "isolatedWallet": money(getattr(p, "isolated_wallet", 0.0) if isolated else 0.0),
         "initialMargin": money(p.initial_margin),
         "maintMargin": money(p.maint_margin),
@@ -199,7 +199,7 @@ def user_trade(f: Any, inst: Instrument) -> dict[str, Any]:
         "price": price(f.price, inst),
         "qty": qty(f.quantity, inst),
         "realizedPnl": money(f.realized_pnl),
-        "marginAsset": "USDT",
+        "marginAsset": inst.quote,
         "quoteQty": money(f.quote_qty),
         "commission": money(f.fee),
         "commissionAsset": f.fee_asset or "USDT",
@@ -207,6 +207,19 @@ def user_trade(f: Any, inst: Instrument) -> dict[str, Any]:
         "positionSide": "BOTH",
         "buyer": side == "BUY",
         "maker": bool(f.maker),
+    }
+
+
+def asset_row(b: Any, update_ms: int, cross_wallet: float | None = None) -> dict[str, Any]:
+    """One ``assets`` row of GET /fapi/v2|v3/account from a :class:`~bot.sim.models.SimBalance`."""
+    cross = b.wallet if cross_wallet is None else cross_wallet
+    return {
+        "asset": b.asset, "walletBalance": money(b.wallet), "unrealizedProfit": money(b.unrealized_pnl),
+        "marginBalance": money(b.margin_balance), "maintMargin": money(b.maint_margin),
+        "initialMargin": money(b.initial_margin), "positionInitialMargin": money(b.initial_margin),
+        "openOrderInitialMargin": "0.00000000", "crossWalletBalance": money(cross),
+        "crossUnPnl": money(b.unrealized_pnl), "availableBalance": money(b.available),
+        "maxWithdrawAmount": money(b.available), "updateTime": update_ms,
     }
 
 

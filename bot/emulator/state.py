@@ -12,6 +12,8 @@ from bot.emulator.auth import Credentials
 from bot.emulator.clock import EmulatorClock, server_wall_ms
 from bot.emulator.errors import BinanceError, invalid_symbol, mandatory
 from bot.emulator.faults import FaultConfig, FaultInjector
+from bot.emulator.listings import Listings
+from bot.emulator.margin_assets import USDC, USDC_ID_BASE, SplitExchange, VariantStore, usdc_symbol
 from bot.emulator.private import OrderVisibility
 from bot.emulator.weights import LimiterConfig, OrderCountLimiter, WeightLimiter
 from bot.sim.driver import MarketDriver
@@ -32,6 +34,11 @@ class EmulatorConfig:
     #: When set, every ``/_sim/`` control request must carry it in :data:`CONTROL_TOKEN_HEADER`.
     #: None keeps the control API open (tests, the demo): it is bound to loopback by default.
     control_token: str | None = None
+    #: USDT symbols (of the data) whose USDC-margined twin is listed too (``BTCUSDT`` -> ``BTCUSDC``),
+    #: priced from the USDT series and margined from a USDC wallet of ``usdc_balance``
+    #: (see :mod:`bot.emulator.margin_assets`). Empty (default): USDT contracts only.
+    usdc_variants: tuple[str, ...] = ()
+    usdc_balance: float = 10_000.0
 
     def __repr__(self) -> str:  # keys stay out of logs and tracebacks
         return (f"EmulatorConfig(balance={self.balance}, max_weight={self.max_weight}, "
@@ -53,6 +60,11 @@ class AccountModes:
     multi_assets: bool = False
     hedge_mode: bool = False
     server_time_offset_ms: int = 0
+    #: Fees paid in BNB (Binance "BNB burn", ``GET/POST /fapi/v1/feeBurn``): each fill's commission
+    #: is charged from the BNB wallet at USDT fee x 0.9 / BNB price (bot.sim.account). The price is
+    #: the replayed BNBUSDT price when the emulator lists BNBUSDT, else ``bnb_price``.
+    bnb_fee: bool = False
+    bnb_price: float | None = None
 
 
 class EmulatorState:
@@ -67,6 +79,8 @@ class EmulatorState:
         self.symbols = list(symbols) if symbols is not None else list(store.symbols)
         self.instruments: dict[str, Instrument] = {s: store[s].instrument for s in self.symbols}
         self.driver = MarketDriver(exchange, store, self.symbols, clock)
+        #: listing times and the settlement at the data's end (bot.emulator.listings)
+        self.listings = Listings(store, self.symbols, exchange)
         self.credentials = Credentials(self.config.api_key, self.config.api_secret)
         self.limiter = WeightLimiter(LimiterConfig(self.config.max_weight, self.config.ban_after_429s,
                                                    self.config.ban_seconds))
@@ -93,9 +107,33 @@ class EmulatorState:
             raise ValueError(f"symbol(s) not in the data: {', '.join(missing)}; "
                              f"available: {', '.join(store.symbols)}")
         instruments = {s: store[s].instrument for s in chosen}
-        exchange = SimExchange(instruments, balance=config.balance, maker_fee=config.maker_fee,
-                               taker_fee=config.taker_fee, seed=config.seed)
+        exchange: Any = SimExchange(instruments, balance=config.balance, maker_fee=config.maker_fee,
+                                    taker_fee=config.taker_fee, seed=config.seed)
+        if config.usdc_variants:
+            exchange, store, chosen = _with_usdc(exchange, store, chosen, config)
         return cls(exchange, store, EmulatorClock(start_ms, speed), config, chosen)
+
+    # -- BNB fees -----------------------------------------------------------------------------
+
+    def bnb_price_now(self) -> float | None:
+        """BNB's USDT price now: the replayed BNBUSDT price if listed, else the scenario's fixed one."""
+        replayed = self.driver.prices.get(BNB_SYMBOL)
+        if replayed is not None and replayed.last is not None:
+            return float(replayed.last)
+        return self.account.bnb_price
+
+    def apply_fee_mode(self) -> None:
+        """Point every margin wallet at the BNB price while BNB pays fees, at nothing otherwise."""
+        provider = self.bnb_price_now if self.account.bnb_fee else None
+        for core in _cores(self.exchange):
+            core.account.bnb_price = provider
+
+    def bnb_balance(self) -> float:
+        return float(self.exchange.account.other_wallets.get("BNB", 0.0))
+
+    def set_bnb_balance(self, amount: float) -> None:
+        """The futures wallet's BNB (it pays fees only while ``bnb_fee`` is on; never margin)."""
+        self.exchange.account.other_wallets["BNB"] = float(amount)
 
     # -- helpers used by the handlers ---------------------------------------------------------
 
@@ -133,9 +171,14 @@ class EmulatorState:
         if not symbol:
             raise mandatory("symbol")
         inst = self.instruments.get(symbol.upper())
-        if inst is None:
+        if inst is None or not self.listings.listed(inst.symbol, self.now_ms()):
             raise invalid_symbol()
         return inst
+
+    def listed_symbols(self) -> list[str]:
+        """The served symbols listed now (their data has begun); delisted ones stay listed."""
+        now = self.now_ms()
+        return [s for s in self.symbols if self.listings.listed(s, now)]
 
     def history(self, symbol: str) -> Any:
         return self.store[symbol]
@@ -144,7 +187,7 @@ class EmulatorState:
         """Normalise an optional symbol parameter; unknown symbols are -1121."""
         if not symbol:
             return None
-        if symbol.upper() not in self.instruments:
+        if symbol.upper() not in self.instruments or not self.listings.listed(symbol.upper(), self.now_ms()):
             raise invalid_symbol()
         return symbol.upper()
 
@@ -155,6 +198,32 @@ class EmulatorState:
         self.exchange.reset(amount)
         self.limiter.reset()
         self.order_limiter.reset()
+
+
+BNB_SYMBOL = "BNBUSDT"
+
+
+def _cores(exchange: Any) -> list[Any]:
+    """The simulated cores behind ``exchange`` (two when USDC variants are listed)."""
+    return [exchange.usdt, exchange.usdc] if isinstance(exchange, SplitExchange) else [exchange]
+
+
+def _with_usdc(exchange: Any, store: Any, chosen: list[str], config: EmulatorConfig
+               ) -> tuple[SplitExchange, VariantStore, list[str]]:
+    """Add the USDC twins of ``config.usdc_variants`` (listed symbols of the data) with their own core."""
+    from bot.sim.account import Account
+    from bot.sim.exchange import SimExchange
+
+    sources = [s.upper() for s in config.usdc_variants]
+    unknown = [s for s in sources if s not in chosen]
+    if unknown:
+        raise ValueError(f"USDC variant(s) of symbols not listed: {', '.join(unknown)}; listed: {', '.join(chosen)}")
+    variants = VariantStore(store, sources)
+    usdc_symbols = [usdc_symbol(s) for s in sources]
+    usdc = SimExchange({s: variants[s].instrument for s in usdc_symbols}, balance=config.usdc_balance,
+                       maker_fee=config.maker_fee, taker_fee=config.taker_fee, seed=config.seed)
+    usdc.account = Account(config.usdc_balance, asset=USDC, id_base=USDC_ID_BASE)
+    return SplitExchange(exchange, usdc, config.usdc_balance), variants, [*chosen, *usdc_symbols]
 
 
 #: Where the aiohttp app keeps its state. Defined here, below both the dispatcher (``app``) and

@@ -80,6 +80,7 @@ _WEIGHTS: dict[tuple[str, str], int | Callable[[Mapping[str, str]], int]] = {
     ("GET", "/fapi/v1/commissionRate"): 20,
     ("GET", "/fapi/v1/positionSide/dual"): 30,
     ("GET", "/fapi/v1/multiAssetsMargin"): 30,
+    ("GET", "/fapi/v1/feeBurn"): 30,
     ("GET", "/fapi/v1/leverageBracket"): 1,
     ("POST", "/fapi/v1/batchOrders"): 5,
 }

@@ -3,7 +3,8 @@
 Bookkeeping rules (Binance USDⓈ-M, one-way mode, isolated margin):
 
 * ``wallet`` is the whole wallet balance, including the margin locked in isolated positions.
-  Every change to it is an income row, so ``wallet == deposits + sum(income)`` always holds
+  Every change to it is an income row in the margin asset, so
+  ``wallet == deposits + sum(income rows in that asset)`` always holds
   (REALIZED_PNL, COMMISSION, FUNDING_FEE, INSURANCE_CLEAR, TRANSFER).
 * A transfer between the futures wallet and another wallet (spot, funding) changes the wallet
   (not ``deposits``: it is an income row, so the rule above holds) and is booked as a
@@ -17,11 +18,20 @@ Bookkeeping rules (Binance USDⓈ-M, one-way mode, isolated margin):
 * Funding is paid into / taken from the wallet *and* the isolated wallet, so it moves the
   liquidation price.
 * ``available = wallet - isolated wallets - margin reserved by resting opening orders``.
+* Fees in BNB (Binance's "BNB burn", ``POST /fapi/v1/feeBurn``), off by default: while
+  :attr:`Account.bnb_price` is set, a fill's commission is charged from the BNB wallet as
+  ``USDT fee x (1 - 10%) / BNB price`` (Binance's USDⓈ-M BNB discount) and booked as a
+  COMMISSION row in BNB; the USDT wallet does not pay it. With too little BNB, Binance charges
+  the fee in the margin asset, and so does this account. Off, nothing changes: backtests
+  and the paper executor never set it.
+* ``asset`` is the margin asset (USDT; the emulator keeps a USDC-margined account apart with
+  ``asset="USDC"``, as Binance keeps one wallet per asset in Single-Asset mode).
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.core.enums import OrderSide
@@ -30,6 +40,11 @@ from bot.core.precision import Rounding
 from bot.sim.models import IncomeType, SimFill, SimIncome
 
 ASSET = "USDT"
+BNB = "BNB"
+#: Binance USDⓈ-M: paying futures fees in BNB takes 10% off (fee discount, "BNB burn").
+BNB_FEE_DISCOUNT = 0.10
+
+
 @dataclass(slots=True)
 class Position:
     """Mutable one-way position: ``qty`` is signed (negative = short), never zero while stored."""
@@ -53,7 +68,12 @@ class Position:
 class Account:
     """Wallet, positions and ledgers. Knows nothing about orders or market data."""
 
-    def __init__(self, balance: float) -> None:
+    def __init__(self, balance: float, *, asset: str = ASSET, id_base: int = 0) -> None:
+        self.asset = asset
+        #: first trade / income ids are ``id_base + 1``: two accounts of one emulator never share an id
+        self.id_base = int(id_base)
+        #: BNB's USDT price now (None: unknown); set while fees are paid in BNB (see module docstring)
+        self.bnb_price: Callable[[], float | None] | None = None
         self.reset(balance)
 
     def reset(self, balance: float) -> None:
@@ -68,8 +88,10 @@ class Account:
         #: the whole history: the engine reads income every cycle)
         self.incomes: list[SimIncome] = []
         self._income_ts: list[int] = []
-        self._next_trade_id = 1
-        self._next_tran_id = 1
+        self._next_trade_id = self.id_base + 1
+        self._next_tran_id = self.id_base + 1
+        #: wallets of other assets than the margin asset (the BNB that pays fees), never margin
+        self.other_wallets: dict[str, float] = {}
 
     # ----------------------------------------------------------------- balances
     @property
@@ -97,17 +119,44 @@ class Account:
         """
         if amount < 0 and -amount > self.available + 1e-9:
             raise ValueError(f"cannot transfer out {-amount:g} {asset}: only {self.available:g} is available")
+        if asset != self.asset:
+            return self._book_other(asset, "", IncomeType.TRANSFER, amount, ts_ms, None)
         income = SimIncome(self._next_tran_id, "", IncomeType.TRANSFER, amount, asset, ts_ms, None)
         self._next_tran_id += 1
         self.wallet += amount
         self._record_income(income)
         return income
 
+    def _book_other(self, asset: str, symbol: str, income_type: IncomeType, amount: float, ts_ms: int,
+                    trade_id: int | None) -> SimIncome:
+        """Move ``amount`` of another asset (BNB) and record it; the margin wallet is untouched.
+        An outgoing amount larger than that wallet is refused (ValueError), nothing changes."""
+        held = self.other_wallets.get(asset, 0.0)
+        if amount < 0 and -amount > held + 1e-12:
+            raise ValueError(f"cannot take {-amount:g} {asset}: the {asset} wallet holds {held:g}")
+        income = SimIncome(self._next_tran_id, symbol, income_type, amount, asset, ts_ms, trade_id)
+        self._next_tran_id += 1
+        self.other_wallets[asset] = held + amount
+        self._record_income(income)
+        return income
+
+    def fee_in_bnb(self, fee: float) -> float | None:
+        """The BNB a commission of ``fee`` (margin asset) costs while BNB pays fees, or None when it
+        is paid in the margin asset (BNB fees off, no BNB price, or too little BNB: Binance then
+        charges the margin asset)."""
+        if fee <= 0 or self.bnb_price is None:
+            return None
+        price = self.bnb_price()
+        if price is None or not price > 0:
+            return None
+        amount = fee * (1 - BNB_FEE_DISCOUNT) / price
+        return amount if amount <= self.other_wallets.get(BNB, 0.0) + 1e-12 else None
+
     # ------------------------------------------------------------------ ledgers
     def book(self, symbol: str, income_type: IncomeType, amount: float, ts_ms: int,
              trade_id: int | None = None) -> SimIncome:
         """Move ``amount`` into the wallet and record it as an income row."""
-        income = SimIncome(self._next_tran_id, symbol, income_type, amount, ASSET, ts_ms, trade_id)
+        income = SimIncome(self._next_tran_id, symbol, income_type, amount, self.asset, ts_ms, trade_id)
         self._next_tran_id += 1
         self.wallet += amount
         self._record_income(income)
@@ -167,12 +216,16 @@ class Account:
                 pos.updated_ms = ts_ms
         trade_id = self._next_trade_id
         self._next_trade_id += 1
-        fill = SimFill(trade_id, order_id, symbol, side, price, quantity, quantity * price, fee, ASSET,
+        bnb_fee = self.fee_in_bnb(fee)
+        fee_paid, fee_asset = (fee, self.asset) if bnb_fee is None else (bnb_fee, BNB)
+        fill = SimFill(trade_id, order_id, symbol, side, price, quantity, quantity * price, fee_paid, fee_asset,
                        maker, realized, ts_ms)
         self.fills.append(fill)
         if closing > 0:
             self.book(symbol, IncomeType.REALIZED_PNL, realized, ts_ms, trade_id)
-        if fee:
+        if bnb_fee is not None:
+            self._book_other(BNB, symbol, IncomeType.COMMISSION, -bnb_fee, ts_ms, trade_id)
+        elif fee:
             self.book(symbol, IncomeType.COMMISSION, -fee, ts_ms, trade_id)
         return fill
 

@@ -44,12 +44,28 @@ PERCENT_PRICE_UP = 1.05
 PERCENT_PRICE_DOWN = 0.95
 _EPS = 1e-9
 
+#: ``exchangeInfo`` ``status`` values of a symbol's life (Binance USDⓈ-M "Exchange Information":
+#: PENDING_TRADING, TRADING, ..., SETTLING, CLOSE). The simulator uses the three a delisting walks.
+TRADING = "TRADING"
+SETTLING = "SETTLING"
+CLOSE = "CLOSE"
+#: How long a delisted symbol shows SETTLING before CLOSE, unless the caller says otherwise.
+SETTLING_MS = 3_600_000
+#: Client order ids Binance gives the orders it sends itself (USDⓈ-M user data stream, "Event:
+#: Order Update": ``autoclose-`` liquidation, ``adl_autoclose`` ADL, ``settlement_autoclose-``
+#: settlement order for delisting or delivery).
+ADL_CLIENT_ID = "adl_autoclose"
+SETTLEMENT_CLIENT_PREFIX = "settlement_autoclose-"
+#: Binance USDⓈ-M error codes for orders on a symbol that is not TRADING.
+OPENING_STATUS_INVALID = -4140  # INVALID_OPENING_POSITION_STATUS
+SYMBOL_CLOSED = -4141  # SYMBOL_ALREADY_CLOSED
+
 
 class _SymbolState:
     """Per-symbol market and order state, in plain attributes for the ``on_bar`` fast path."""
 
     __slots__ = ("active", "algo", "close", "high", "inst", "last", "leverage", "low", "margin_mode",
-                 "mark", "orders", "volume")
+                 "mark", "orders", "settlement", "volume")
 
     def __init__(self, inst: Instrument) -> None:
         self.inst = inst
@@ -64,6 +80,8 @@ class _SymbolState:
         self.algo: list[SimOrder] = []  # resting conditional orders
         self.leverage = min(DEFAULT_LEVERAGE, max(b.initial_leverage for b in inst.brackets))
         self.margin_mode = MarginMode.ISOLATED
+        #: a scheduled delisting: (settle at ms, delivery price, CLOSE from ms, settled yet)
+        self.settlement: list | None = None
 
 
 class SimExchange:
@@ -101,6 +119,10 @@ class SimExchange:
         self._next_algo_id = ALGO_ID_START
         self._seq = 0
         self._bad_rows = 0
+        self._adl: list[SimOrder] = []
+        #: symbols whose scheduled delisting has not been settled yet (checked as time moves)
+        self._due_symbols: set[str] = {s for s, st in getattr(self, "_state", {}).items()
+                                       if st.settlement is not None and not st.settlement[3]}
 
     # ================================================================ market input
     def on_bar(self, symbol: str, ts_ms: int, o: float, h: float, l: float, c: float,  # noqa: E741
@@ -110,6 +132,16 @@ class SimExchange:
         st = self._state.get(symbol)
         if st is None:
             raise SimError(E.BAD_SYMBOL, f"Invalid symbol: {symbol!r}.")
+        if st.settlement is not None and not st.settlement[3]:  # a delisting is due: around this bar
+            end = ts_ms + self.fill_model.bar_ms
+            events = self._settle_due(st, end - 1)  # settled before the bar closes: the bar is after it
+            events += self._apply_bar(st, symbol, ts_ms, o, h, l, c, volume, mark_o, mark_h, mark_l, mark_c)
+            return events + self._settle_due(st, end)  # at the bar's close: the bar first (as funding)
+        return self._apply_bar(st, symbol, ts_ms, o, h, l, c, volume, mark_o, mark_h, mark_l, mark_c)
+
+    def _apply_bar(self, st: _SymbolState, symbol: str, ts_ms: int, o: float, h: float, l: float,  # noqa: E741
+                   c: float, volume: float, mark_o: float | None, mark_h: float | None, mark_l: float | None,
+                   mark_c: float | None) -> list[SimEvent]:
         if not (0.0 < l <= o <= h and l <= c <= h):  # also false for NaN
             self._warn_bad(symbol, ts_ms, f"bar o={o} h={h} l={l} c={c}")
             return []
@@ -141,9 +173,13 @@ class SimExchange:
 
     def advance_time(self, ts_ms: int) -> None:
         """Move the exchange clock forward without a market event: orders placed and fills made
-        from now on carry this time (the driver calls it as its clock moves between bars)."""
+        from now on carry this time (the driver calls it as its clock moves between bars).
+        A delisting due by then is settled (see :meth:`schedule_settlement`)."""
         if ts_ms > self.now_ms:
             self.now_ms = int(ts_ms)
+        if self._due_symbols:
+            for symbol in sorted(self._due_symbols):
+                self._pending += self._settle_due(self._state[symbol], self.now_ms)
 
     def set_price(self, symbol: str, ts_ms: int, last: float, mark: float | None = None) -> list[SimEvent]:
         """A price tick (control API / paper). A jump: stops crossed by it fill from the new price."""
@@ -156,11 +192,12 @@ class SimExchange:
             raise SimError(E.MANDATORY_PARAM, f"mark price must be a positive number, got {mark!r}")
         if ts_ms > self.now_ms:
             self.now_ms = ts_ms
+        settled = self._settle_due(st, ts_ms) if st.settlement is not None else []
         if st.last is None:
             st.high = st.low = st.close = float(last)
-        events: list[SimEvent] = []
+        events: list[SimEvent] = settled
         if st.active:
-            events = self._run_path(st, ts_ms, 0, (float(last),), (float(mark),), None)
+            events += self._run_path(st, ts_ms, 0, (float(last),), (float(mark),), None)
         st.last = float(last)
         st.mark = float(mark)
         return events
@@ -170,6 +207,9 @@ class SimExchange:
         st = self._state_or_raise(symbol)
         if ts_ms > self.now_ms:
             self.now_ms = ts_ms
+        settled = self._settle_due(st, ts_ms) if st.settlement is not None else []
+        if settled:
+            self._pending += settled
         mark = mark_price if mark_price is not None and mark_price > 0 else st.mark
         if not (isinstance(rate, int | float) and math.isfinite(rate)) or mark is None or not mark > 0:
             self._warn_bad(symbol, ts_ms, f"funding rate={rate} mark={mark}")
@@ -192,6 +232,7 @@ class SimExchange:
     # ===================================================================== account
     def set_leverage(self, symbol: str, leverage: int) -> None:
         st = self._state_or_raise(symbol)
+        self._check_not_closed(st)
         inst = st.inst
         top = max(b.initial_leverage for b in inst.brackets)
         if isinstance(leverage, bool) or not isinstance(leverage, int) or not 1 <= leverage <= top:
@@ -213,6 +254,7 @@ class SimExchange:
 
     def set_margin_mode(self, symbol: str, mode: MarginMode) -> None:
         st = self._state_or_raise(symbol)
+        self._check_not_closed(st)
         mode = MarginMode(mode)
         if mode is st.margin_mode:
             raise SimError(E.MARGIN_TYPE_UNCHANGED)
@@ -266,6 +308,117 @@ class SimExchange:
             st.margin_mode = MarginMode.ISOLATED
         self._reset_orders()
 
+    # ============================================= closes the exchange makes: ADL and delisting
+    def auto_deleverage(self, symbol: str, price: float | None = None, ts_ms: int | None = None) -> SimOrder | None:
+        """Close the whole position in ``symbol`` by auto-deleveraging, as Binance's ADL does.
+
+        Binance closes a profitable position against a liquidated one at the latter's bankruptcy
+        price when the insurance fund cannot take it. The order it reports (``forceOrders`` with
+        ``autoCloseType=ADL``) carries client id ``adl_autoclose``; the fill is in ``userTrades``
+        and its P&L in the income history as ``REALIZED_PNL``. No commission is booked (an
+        assumption: the documentation names none for ADL). ``price`` defaults to the current mark
+        price, the simulator's stand-in for a counterparty it does not have. The symbol's resting
+        reduce-only limit orders expire with the position; its stops and take-profits stay open
+        (orphaned), as on the venue, for the owner to cancel. None when there is no position.
+        """
+        st = self._state_or_raise(symbol)
+        pos = self.account.positions.get(symbol)
+        if pos is None:
+            return None
+        fill_price = self._system_price(st, price)
+        ts = self.now_ms if ts_ms is None else max(int(ts_ms), self.now_ms)
+        order, events = self._system_close(st, pos, fill_price, ts, ADL_CLIENT_ID)
+        self._adl.append(order)
+        self._pending += events + self._after_position_change(st, ts)
+        logger.warning("sim: {} position auto-deleveraged at {:.8g}", symbol, fill_price)
+        return order
+
+    def schedule_settlement(self, symbol: str, delivery_price: float, at_ms: int,
+                            settling_ms: int = SETTLING_MS) -> list[SimEvent]:
+        """Delist ``symbol`` at ``at_ms``: from then it is SETTLING, from ``at_ms + settling_ms`` CLOSE.
+
+        At ``at_ms`` (as soon as the market clock reaches it) the symbol's open orders are
+        cancelled and its position is closed at ``delivery_price`` by an order with client id
+        ``settlement_autoclose-...`` (Binance's prefix for "settlement order for delisting or
+        delivery"); the fill is in ``userTrades`` and its P&L an income ``REALIZED_PNL`` row,
+        without commission (an assumption). New orders are refused from ``at_ms`` on: -4140
+        while SETTLING, -4141 "Symbol is closed." once CLOSE. A time already passed settles now.
+        """
+        st = self._state_or_raise(symbol)
+        if not (isinstance(delivery_price, int | float) and math.isfinite(delivery_price) and delivery_price > 0):
+            raise SimError(E.MANDATORY_PARAM, f"delivery price must be a positive number, got {delivery_price!r}")
+        if st.settlement is not None and st.settlement[3]:
+            raise SimError(SYMBOL_CLOSED, "Symbol is closed.")
+        at = int(at_ms)
+        st.settlement = [at, float(delivery_price), at + max(int(settling_ms), 0), False]
+        self._due_symbols.add(symbol)
+        return self._settle_due(st, self.now_ms)
+
+    def symbol_status(self, symbol: str, now_ms: int | None = None) -> str:
+        """``TRADING``, ``SETTLING`` or ``CLOSE`` at ``now_ms`` (default: the exchange's clock)."""
+        st = self._state_or_raise(symbol)
+        if st.settlement is None:
+            return TRADING
+        now = self.now_ms if now_ms is None else now_ms
+        at, _, close_at, _ = st.settlement
+        return TRADING if now < at else SETTLING if now < close_at else CLOSE
+
+    def _settle_due(self, st: _SymbolState, upto_ms: int) -> list[SimEvent]:
+        """Carry out the symbol's delisting if it is due by ``upto_ms`` (once)."""
+        plan = st.settlement
+        if plan is None or plan[3] or plan[0] > upto_ms:
+            return []
+        plan[3] = True
+        self._due_symbols.discard(st.inst.symbol)
+        at, price = plan[0], plan[1]
+        events: list[SimEvent] = []
+        for order in [*st.orders, *st.algo]:  # Binance: "canceled as the symbol is delisted"
+            self._close_order(st, order, OrderStatus.CANCELED, at)
+            events.append(SimEvent(EventKind.ORDER_UPDATE, st.inst.symbol, at, {"order": order}))
+        pos = self.account.positions.get(st.inst.symbol)
+        if pos is not None:
+            _, closed = self._system_close(st, pos, price, at, SETTLEMENT_CLIENT_PREFIX + "{ts}-{oid}")
+            events += closed
+        logger.warning("sim: {} delisted at {} (delivery price {:.8g})", st.inst.symbol, at, price)
+        return events
+
+    def _system_price(self, st: _SymbolState, price: float | None) -> float:
+        if price is None:
+            price = st.mark if st.mark is not None else st.last
+        if not (isinstance(price, int | float) and math.isfinite(price) and price > 0):
+            raise SimError(E.NEW_ORDER_REJECTED, f"NEW_ORDER_REJECTED: no price for {st.inst.symbol}.")
+        return float(price)
+
+    def _system_close(self, st: _SymbolState, pos: Position, price: float, ts: int,
+                      client_id: str) -> tuple[SimOrder, list[SimEvent]]:
+        """Close ``pos`` at ``price`` with an order the exchange sends itself (no commission);
+        ``client_id`` may hold ``{ts}`` and ``{oid}`` (settlement ids are unique, ADL's is fixed)."""
+        qty = abs(pos.qty)
+        side = OrderSide.SELL if pos.qty > 0 else OrderSide.BUY
+        oid = self._next_order_id
+        self._next_order_id += 1
+        self._seq += 1
+        order = SimOrder(oid, client_id.format(ts=ts, oid=oid), st.inst.symbol, side, OrderType.LIMIT, qty, price,
+                         None, TimeInForce.IOC, True, False, WorkingType.CONTRACT_PRICE, ts, seq=self._seq)
+        fill = self.account.apply_fill(st.inst, oid, side, qty, price, 0.0, False, pos.leverage, ts)
+        order.add_fill(qty, price, ts)
+        self._register(order, by_client=False)
+        self._refresh_active(st)
+        return order, [SimEvent(EventKind.FILL, st.inst.symbol, ts, {"fill": fill, "order": order}),
+                       SimEvent(EventKind.ORDER_UPDATE, st.inst.symbol, ts, {"order": order})]
+
+    def _check_trading(self, st: _SymbolState) -> None:
+        """Refuse a new order on a symbol that is not TRADING, with Binance's code."""
+        status = self.symbol_status(st.inst.symbol)
+        if status == SETTLING:
+            raise SimError(OPENING_STATUS_INVALID, "Invalid symbol status for opening position.")
+        if status == CLOSE:
+            raise SimError(SYMBOL_CLOSED, "Symbol is closed.")
+
+    def _check_not_closed(self, st: _SymbolState) -> None:
+        if st.settlement is not None and self.symbol_status(st.inst.symbol) == CLOSE:
+            raise SimError(SYMBOL_CLOSED, "Symbol is closed.")
+
     # ====================================================================== orders
     def place_order(self, symbol: str, side: OrderSide, type: OrderType, quantity: float | None = None,
                     price: float | None = None, trigger_price: float | None = None,
@@ -275,6 +428,8 @@ class SimExchange:
                     activation_price: float | None = None) -> SimOrder:
         """Validate and accept an order (raising :class:`SimError` as Binance would)."""
         st = self._state_or_raise(symbol)
+        if st.settlement is not None:
+            self._check_trading(st)
         inst = st.inst
         side, otype = OrderSide(side), OrderType(type)
         tif, wtype = TimeInForce(time_in_force), WorkingType(working_type)
@@ -420,8 +575,13 @@ class SimExchange:
         return _window(rows, start_ms, end_ms, limit)
 
     def force_orders(self, symbol: str | None = None, start_ms: int | None = None, end_ms: int | None = None,
-                     limit: int | None = None) -> list[SimOrder]:
-        rows = [o for o in self._force if symbol is None or o.symbol == symbol]
+                     limit: int | None = None, auto_close_type: str | None = None) -> list[SimOrder]:
+        """Liquidation and ADL orders, oldest first; ``auto_close_type`` ``LIQUIDATION`` or ``ADL``
+        keeps one kind (Binance ``GET /fapi/v1/forceOrders``: both kinds when it is not sent)."""
+        kind = (auto_close_type or "").upper()
+        pool = self._force if kind == "LIQUIDATION" else self._adl if kind == "ADL" else sorted(
+            [*self._force, *self._adl], key=lambda o: o.seq)
+        rows = [o for o in pool if symbol is None or o.symbol == symbol]
         return _window(rows, start_ms, end_ms, limit)
 
     # ================================================================== internals

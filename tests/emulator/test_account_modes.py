@@ -29,7 +29,8 @@ async def _post_account(emu: Emu, body: Any) -> tuple[int, Any]:
 
 
 async def test_defaults_are_a_plain_single_asset_one_way_account(emu: Emu) -> None:
-    assert await emu.control("account") == {"multi_assets": False, "hedge_mode": False, "server_time_offset_ms": 0}
+    assert await emu.control("account") == {"multi_assets": False, "hedge_mode": False, "server_time_offset_ms": 0,
+                                             "bnb_fee": False, "bnb_price": None, "bnb_balance": 0.0}
     assert (await emu.ex.fapiPrivateGetMultiAssetsMargin())["multiAssetsMargin"] is False
     assert (await emu.ex.fetch_position_mode())["hedged"] is False
 
