@@ -105,6 +105,10 @@ class ExitReason(StrEnum):
     MANUAL = "manual"
     RECONCILE = "reconcile"
     HALT = "halt"
+    #: closed by the exchange's auto-deleveraging (forceOrders ``autoCloseType=ADL``).
+    ADL = "adl"
+    #: settled at the delivery price because the symbol left trading (delisting).
+    SETTLEMENT = "settlement"
 
 
 class Quality(StrEnum):

@@ -75,6 +75,8 @@ class Journal:
         self._atexit = weakref.finalize(self, _close_quietly, writer)
         #: venue fills already journaled, by trade id: {(symbol, exchange trade id)} (record_fill(once=True))
         self._fill_keys: dict[str | None, set[tuple[str, str]]] = {}
+        #: venue income ids of the funding settlements journaled or found journaled (funding_journaled)
+        self._funding_ids: set[str] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -325,8 +327,9 @@ class Journal:
                     price: Number, quantity: Number, fee: Number, fee_asset: str, is_maker: bool,
                     exchange_trade_id: str | int | None = None, requested_price: Number | None = None,
                     latency_ms: int | None = None, trade_id: str | None = None,
-                    run_id: str | None = None, once: bool = False) -> str | None:
+                    run_id: str | None = None, once: bool = False, fee_usdt: Number | None = None) -> str | None:
         """Store an execution. ``requested_price`` and ``latency_ms`` measure slippage and speed.
+        ``fee``/``fee_asset`` are what was paid; ``fee_usdt`` its USDT value when paid in another asset.
 
         ``once``: skip (return None) a venue fill already journaled for ``trade_id`` (same symbol and
         venue trade id, which Binance numbers per symbol). The same fill is seen from several places
@@ -355,6 +358,7 @@ class Journal:
             "is_maker": bool(is_maker),
             "requested_price": to_dec(requested_price, "requested_price", required=False),
             "latency_ms": None if latency_ms is None else int(latency_ms),
+            "fee_usdt": to_dec(fee_usdt, "fee_usdt", required=False),
         })
         if once:
             self._fill_keys[trade_id].add((symbol, str(exchange_trade_id)))
@@ -378,9 +382,18 @@ class Journal:
 
     def record_funding(self, *, ts: Timestamp, symbol: str, rate: Number, amount: Number,
                        mark_price: Number | None = None, position_qty: Number | None = None,
-                       trade_id: str | None = None, asset: str = "USDT", run_id: str | None = None) -> str:
-        """Store a funding settlement; ``amount`` positive = received, negative = paid."""
+                       trade_id: str | None = None, asset: str = "USDT", income_id: str | int | None = None,
+                       run_id: str | None = None) -> str:
+        """Store a funding settlement; ``amount`` positive = received, negative = paid.
+
+        ``income_id`` is the venue's id of the income row (Binance ``tranId``): with it
+        :meth:`funding_journaled` can tell, after a restart, that a settlement is booked already.
+        """
+        income = to_text(income_id, "income_id", required=False, max_len=64)
+        if income is not None:
+            self._funding_ids.add(income)
         return self._submit(m.FundingPayment, {
+            "income_id": income,
             "id": new_id(),
             "run_id": self._run(run_id),
             "trade_id": trade_id,
@@ -392,6 +405,27 @@ class Journal:
             "amount": to_dec(amount, "amount"),
             "asset": to_text(asset, "asset", max_len=16),
         })
+
+    def funding_journaled(self, income_id: str | int, symbol: str, ts: Timestamp) -> bool:
+        """Whether the funding settlement ``income_id`` is journaled (by this process or an earlier run).
+
+        An earlier run's rows are looked up in the database by income id; a row journaled before
+        the id was kept (revision 0002) matches by symbol and settlement time instead, which in
+        one-way mode name one settlement. Found ids are remembered, so each is read once.
+        """
+        key = str(income_id)
+        if key in self._funding_ids:
+            return True
+        settled = to_utc(ts, "ts")
+        with self.engine.connect() as conn:
+            hit = conn.execute(sa.select(m.FundingPayment.id).where(
+                m.FundingPayment.symbol == symbol,
+                sa.or_(m.FundingPayment.income_id == key,
+                       sa.and_(m.FundingPayment.income_id.is_(None), m.FundingPayment.ts == settled)),
+            ).limit(1)).first()
+        if hit is not None:
+            self._funding_ids.add(key)
+        return hit is not None
 
     def record_equity(self, *, ts: Timestamp, wallet: Number, unrealised: Number, equity: Number,
                       exposure: Number, risk_state: RiskState | str, run_id: str | None = None) -> str:

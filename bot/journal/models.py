@@ -198,7 +198,7 @@ class TradeExit(_Row, Base):
     __table_args__ = (
         sa.CheckConstraint(
             "exit_reason IN ('take_profit', 'stop_loss', 'trailing_stop', 'time_stop', 'signal', "
-            "'liquidation', 'manual', 'reconcile', 'halt')",
+            "'liquidation', 'manual', 'reconcile', 'halt', 'adl', 'settlement')",
             name="exit_reason",
         ),
         sa.Index(None, "run_id", "exit_ts"),
@@ -276,6 +276,9 @@ class Fill(_Row, Base):
     is_maker: Mapped[bool] = mapped_column(sa.Boolean(), nullable=False)
     requested_price: Mapped[Decimal | None] = mapped_column(Money())
     latency_ms: Mapped[int | None] = mapped_column(sa.Integer())
+    #: ``fee`` valued in USDT at the fill time when paid in another asset (BNB); ``fee`` and
+    #: ``fee_asset`` stay what was really paid. NULL before revision 0003 or when not valued.
+    fee_usdt: Mapped[Decimal | None] = mapped_column(Money())
 
     __table_args__ = (sa.Index(None, "run_id", "ts"), sa.Index(None, "symbol", "ts"))
 
@@ -294,6 +297,9 @@ class FundingPayment(_Row, Base):
     position_qty: Mapped[Decimal | None] = mapped_column(Money())
     amount: Mapped[Decimal] = mapped_column(Money(), nullable=False)
     asset: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    #: the venue's id of the income row (Binance ``tranId``), so a settlement seen again after a
+    #: restart is booked once; NULL on rows journaled before revision 0002
+    income_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
 
     __table_args__ = (sa.Index(None, "run_id", "ts"), sa.Index(None, "symbol", "ts"))
 

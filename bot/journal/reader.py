@@ -140,6 +140,15 @@ class FillView:
     is_maker: bool
     requested_price: Decimal | None
     latency_ms: int | None
+    fee_usdt: Decimal | None = None  # the fee valued in USDT when paid in another asset (BNB)
+
+    @property
+    def fee_in_usdt(self) -> Decimal:
+        """The fee in USDT for trade fees and P&L: ``fee`` when paid in USDT, else its journaled
+        USDT value (0 when it could not be valued: never the BNB amount as if it were USDT)."""
+        if self.fee_usdt is not None:
+            return self.fee_usdt
+        return self.fee if self.fee_asset.upper() == "USDT" else Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +163,7 @@ class FundingView:
     position_qty: Decimal | None
     amount: Decimal
     asset: str
+    income_id: str | None = None  # the venue's tranId (None on rows journaled before it was kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,7 +444,8 @@ class JournalReader:
             rows = conn.execute(q).all()
         return [
             FillView(f.id, f.run_id, f.order_id, r.link, f.exchange_trade_id, f.ts, f.symbol, f.side,
-                     f.price, f.quantity, f.fee, f.fee_asset, f.is_maker, f.requested_price, f.latency_ms)
+                     f.price, f.quantity, f.fee, f.fee_asset, f.is_maker, f.requested_price, f.latency_ms,
+                     f.fee_usdt)
             for r in rows
             for f in (r.Fill,)
         ]
@@ -454,7 +465,7 @@ class JournalReader:
         with self._session() as conn:
             rows = [r[0] for r in conn.execute(q).all()]
         return [FundingView(p.id, p.run_id, p.trade_id, p.ts, p.symbol, p.rate, p.mark_price,
-                            p.position_qty, p.amount, p.asset) for p in rows]
+                            p.position_qty, p.amount, p.asset, p.income_id) for p in rows]
 
     def equity(self, *, run_id: str | None = None, since: Timestamp | None = None,
                until: Timestamp | None = None) -> list[EquityPoint]:
@@ -539,6 +550,15 @@ class JournalReader:
         return [ObservationView(o.id, o.run_id, o.ts, o.symbol, o.exchange,
                                 {name: getattr(o, name) for name in m.OBSERVATION_COLUMNS}, o.record)
                 for o in rows]
+
+    def mark_prices(self, symbol: str, *, since: Timestamp | None = None) -> list[Decimal]:
+        """Every mark price observed for ``symbol`` (from ``since`` on), unordered: one column, no
+        whole rows, for a restart that derives a trade's best price so far from them."""
+        q = sa.select(m.MarketObservation.mark_price).where(m.MarketObservation.symbol == symbol,
+                                                          m.MarketObservation.mark_price.is_not(None))
+        q = _time_window(q, m.MarketObservation.ts, since, None)
+        with self._session() as conn:
+            return [r[0] for r in conn.execute(q).all()]
 
 
 def _latest(model: type[m.Base], partition: Any, *order: Any) -> sa.Subquery:

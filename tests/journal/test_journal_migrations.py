@@ -10,6 +10,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from bot.core.enums import ExitReason
 from bot.journal.db import create_journal_engine, normalise_url
 from bot.journal.errors import JournalError
 from bot.journal.migrate import alembic_config, current_revision, head_revision, upgrade_to_head
@@ -110,3 +111,18 @@ def test_postgres_engine_talks_psycopg3_in_utc(pg_url: str) -> None:
             assert conn.exec_driver_sql("SHOW timezone").scalar() == "UTC"
     finally:
         engine.dispose()
+
+
+def test_every_exit_reason_the_engine_books_passes_the_schema_check(journal_url: str) -> None:
+    """The engine books ``ExitReason`` values (ADL and settlement included, revision 0004): a value
+    the migrated ``exit_reason`` check does not list would make the journal flush raise and stop
+    the loop, for example when a restart finds a position the exchange auto-deleveraged."""
+    upgrade_to_head(journal_url)
+    engine = create_journal_engine(journal_url)
+    try:
+        checks = sa.inspect(engine).get_check_constraints("trade_exits")
+    finally:
+        engine.dispose()
+    [check] = [c["sqltext"] for c in checks if "exit_reason" in c["sqltext"]]
+    missing = [r.value for r in ExitReason if f"'{r.value}'" not in check]
+    assert missing == []
