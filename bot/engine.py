@@ -5,8 +5,10 @@ cycles on a timer; a backtest calls :meth:`Engine.cycle` itself after moving the
 market (``bot.backtest``). Each cycle:
 
 1. read snapshots and extend each symbol's history (journaled as market observations);
-2. sync the account: positions, balance, open orders; attribute positions that vanished
-   (stop, take-profit, liquidation, manual) and journal their exits; book funding income;
+2. book funding income on the trades still open (before the sync, so a trade that exited just
+   after a settlement closes with it); sync the account: positions, balance, open orders;
+   attribute positions that vanished (stop, take-profit, liquidation, manual) and journal their
+   exits; book wallet transfers;
 3. update the circuit breakers; HALTED flattens;
 4. strategies decide; exits go out at once, entries pass the risk manager;
 5. the stop watchdog makes sure every position has exactly one protective stop;
@@ -33,7 +35,16 @@ from loguru import logger
 
 from bot import __version__
 from bot.config import Settings
-from bot.core.enums import ExitReason, IntentKind, MarginMode, Mode, OrderStatus, OrderType, PositionSide, RiskState
+from bot.core.enums import (
+    ExitReason,
+    IntentKind,
+    MarginMode,
+    Mode,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    RiskState,
+)
 from bot.core.instrument import Instrument
 from bot.core.intents import Intent
 from bot.core.precision import Rounding
@@ -57,10 +68,11 @@ from bot.risk.decision import OrderPlan
 from bot.risk.files import RiskFiles
 from bot.risk.leverage import isolated_liquidation_price
 from bot.risk.manager import RiskManager
-from bot.risk.stops import ProtectionPlan, StopWatchdog, TrailingSpec, advance_protection
+from bot.risk.stops import ProtectionPlan, StopWatchdog, advance_protection
 from bot.trading.book import OpenTrade, TradeBook
 from bot.trading.exits import resolve_exit
 from bot.trading.feed import Feed
+from bot.trading.funding import FundingLedger
 from bot.trading.orders import (
     FILL_LOOKBACK_MS,
     EntryResolver,
@@ -70,7 +82,7 @@ from bot.trading.orders import (
     PlacedOrder,
 )
 from bot.trading.protection import Protector, conditional_infos, position_infos
-from bot.trading.reconcile import Reconciler
+from bot.trading.reconcile import Reconciler, protection_settings
 from strategies.base import Strategy
 
 
@@ -121,10 +133,10 @@ class Engine:
         self._stop_reason: str | None = None
         #: set by ``request_stop``; created inside ``run`` so it belongs to the running event loop
         self._stop_event: asyncio.Event | None = None
-        self._funding_seen: set[str] = set()
-        self._funding_since: int | None = None
         self._last_marks: dict[str, float] = {}
         self._last_rates: dict[str, float] = {}
+        #: funding income, booked on its trade once per settlement (also what was paid while down)
+        self.funding = FundingLedger(executor, journal, self.book, marks=self._last_marks, rates=self._last_rates)
         #: entries whose fills are not journaled yet (trade id -> placed order, requested price)
         self._pending_entry_fills: dict[str, tuple[Any, float]] = {}
         #: intents whose entry was sent (filled, refused, unknown or resolved): never sent again
@@ -159,9 +171,7 @@ class Engine:
         self.watchdog.instruments = _InstrumentLookup(self.executor)
         for transition in self._restored_transitions:
             self._journal_transition(transition)
-        now = await self.executor.now_ms()
-        self._funding_since = now
-        return now
+        return await self.executor.now_ms()
 
     async def _abort_start(self, exc: BaseException) -> None:
         """Close the run row of a start that failed, with the error as its exit reason."""
@@ -187,7 +197,8 @@ class Engine:
         for trade in list(self.book):
             self.book.remove(trade.symbol)
         self.plans.clear()
-        reconciler = Reconciler(self.executor, self.journal, self.book, self.plans, self.protector)
+        reconciler = Reconciler(self.executor, self.journal, self.book, self.plans, self.protector,
+                                strategies=self.settings.strategies, funding=self.funding)
         report = await reconciler.run(now)
         self.trading_allowed = report.resolved
         self.journal.flush()
@@ -325,8 +336,9 @@ class Engine:
             for snap in snaps.values():
                 self.executor.on_snapshot(snap)
 
-        positions, balance, open_orders = await self._sync_account(now)
         await self._book_funding(now)
+        positions, balance, open_orders = await self._sync_account(now)
+        await self._book_cash_flows(now)
         transitions = self.breaker.update(now, balance.equity)
         for transition in transitions:
             self._journal_transition(transition)
@@ -409,8 +421,10 @@ class Engine:
             reason = ExitReason.TRAILING_STOP  # the stop had trailed into profit
         self._journal_exit_fills(trade, info, reason)
         fees = trade.fees + info.exit_fees
-        self.journal.record_trade_exit(trade.trade_id, exit_ts=info.ts, exit_price=info.price, exit_reason=reason,
-                                       realised_pnl=info.realised_pnl, fees=fees, funding=trade.funding)
+        self.journal.record_trade_exit(trade.trade_id, exit_ts=info.ts, exit_price=info.price,
+                                       exit_reason=reason,
+                                       realised_pnl=info.realised_pnl, fees=fees, funding=trade.funding,
+                                       note=info.note)
         net = info.realised_pnl - fees + trade.funding
         self.closed_trades.append({"trade_id": trade.trade_id, "symbol": trade.symbol, "side": trade.side.value,
                                    "strategy": trade.strategy, "entry_ts": trade.entry_ts,
@@ -450,28 +464,20 @@ class Engine:
                 journal_order, ts=fill.ts, symbol=fill.symbol, side=fill.side, price=fill.price,
                 quantity=fill.quantity, fee=fill.fee, fee_asset=fill.fee_asset, is_maker=fill.maker,
                 exchange_trade_id=fill.trade_id, trade_id=trade.trade_id, once=True,
-                requested_price=trade.stop_price if reason is ExitReason.STOP_LOSS else None)
+                requested_price=trade.stop_price if reason is ExitReason.STOP_LOSS else None,
+                fee_usdt=None if fill.fee_asset.upper() == "USDT" else fill.fee_usdt)
         self.journal.record_order_status(journal_order, ts=info.ts, status="filled",
                                          filled_qty=sum(f.quantity for f in info.fills), avg_price=info.price,
                                          exchange_order_id=first.order_id)
 
     async def _book_funding(self, now: int) -> None:
-        since = self._funding_since
-        rows = await self.executor.income(since_ms=since, income_type="FUNDING_FEE")
-        for row in rows:
-            if row.income_id in self._funding_seen:
-                continue
-            self._funding_seen.add(row.income_id)
-            trade = self.book.get(row.symbol) if row.symbol else None
-            if trade is not None:
-                trade.funding += row.amount
-            self.journal.record_funding(ts=row.ts, symbol=row.symbol or "?", rate=self._last_rates.get(row.symbol, 0),
-                                        amount=row.amount, trade_id=trade.trade_id if trade else None,
-                                        mark_price=self._last_marks.get(row.symbol),
-                                        position_qty=trade.quantity if trade else None)
-        if rows:
-            self._funding_since = max(r.ts for r in rows)
-        await self._book_cash_flows(now)
+        """Book the funding settled since the last pass on the trades still in the book.
+
+        Runs before :meth:`_sync_account` closes the trades whose position is gone (issue 11,
+        item 9): the 08:00 settlement of a position stopped out at 08:00:30 belongs to that
+        trade, in the journal and in its net P&L. See bot.trading.funding.
+        """
+        await self.funding.book_income(now)
 
     async def _book_cash_flows(self, now: int) -> None:
         """Tell the breaker about wallet transfers before it sees the new equity (issue 11, item 5).
@@ -558,6 +564,8 @@ class Engine:
                 instrument = self.executor.instrument(intent.symbol)
             except KeyError:
                 continue
+            if await self.executor.symbol_status(intent.symbol) not in (None, "TRADING"):
+                continue  # settling or closed: the venue takes no new position (delisting, issue 11)
             decision = self.risk.evaluate(intent, account, instrument, price)
             decision_id = self._journal_decision(intent, decision, signal_ids.get(id(intent)), now)
             if not decision.approved or decision.plan is None:
@@ -709,20 +717,17 @@ class Engine:
             del self._pending_entry_fills[trade_id]
             trade = next((t for t in self.book if t.trade_id == trade_id), None)
             if trade is not None:
-                trade.fees += sum(f.fee for f in fills)
+                trade.fees += sum(f.fee_in_usdt for f in fills)  # BNB fees at their USDT value
 
     def _protection_plan(self, strategy: str, plan, fill_price: float, stop_price: float,
                          take_profit_price: float | None) -> ProtectionPlan:
         """The exits to maintain for a new position: stop, take-profit, time stop, and the
         strategy's optional trailing stop and break-even move (moved by the bot, place-new-
         then-cancel, see bot.risk.stops)."""
-        cfg = self.settings.strategies.get(strategy)
-        trailing = None
-        if cfg is not None and cfg.trailing_stop_pct is not None:
-            trailing = TrailingSpec(cfg.trailing_stop_pct, cfg.trailing_activation_pct)
+        trailing, breakeven = protection_settings(self.settings.strategies.get(strategy))
         return ProtectionPlan(symbol=plan.symbol, side=plan.side, entry_price=fill_price, stop_price=stop_price,
                               take_profit_price=take_profit_price, time_stop_ms=plan.time_stop_ms,
-                              trailing=trailing, breakeven_trigger_pct=cfg.breakeven_trigger_pct if cfg else None)
+                              trailing=trailing, breakeven_trigger_pct=breakeven)
 
     # -- protection and flattening ------------------------------------------------------------
 

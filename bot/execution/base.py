@@ -67,5 +67,11 @@ class Executor(ABC):
         """Funding fees and other wallet income since ``since_ms``."""
 
     async def liquidations(self, symbol: str, since_ms: int | None = None) -> list[OrderState]:
-        """Forced closes of the account's positions (empty where the venue cannot say)."""
+        """Forced closes of the account's positions, liquidations and auto-deleveraging (ADL) alike
+        (client ids ``autoclose-...`` / ``adl_autoclose``); empty where the venue cannot say."""
         return []
+
+    async def symbol_status(self, symbol: str) -> str | None:
+        """The venue's status of ``symbol`` now (Binance ``TRADING``, ``SETTLING``, ``CLOSE`` ...);
+        None where it cannot say. Only ``TRADING`` takes new positions."""
+        return None

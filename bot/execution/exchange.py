@@ -29,6 +29,7 @@ from bot.execution.ccxt_map import (
     order_from_ccxt,
     position_from_ccxt,
 )
+from bot.execution.fees import FeeConverter
 from bot.execution.types import (
     BalanceState,
     FillState,
@@ -102,6 +103,8 @@ class ExchangeExecutor(Executor):
         self._setup_done: dict[str, tuple[int, MarginMode]] = {}
         self._rng = random.Random(seed)
         self._foreign_reported: set[str] = set()
+        #: values fees paid in BNB (or any asset but USDT) in USDT at the fill time
+        self.fees = FeeConverter(client)
         #: -1021 answers that were healed by a time resync (see :func:`install_clock_resync`)
         self.clock_resyncs = 0
 
@@ -403,7 +406,7 @@ class ExchangeExecutor(Executor):
         market = id_to_ccxt_symbol(symbol)
         if since_ms is None:
             raw = await self._retry(lambda: self.client.fetch_my_trades(market))
-            return [fill_from_ccxt(t) for t in raw]
+            return await self.fees.convert([fill_from_ccxt(t) for t in raw])
         first, complete = await self._first_trades_page(market, since_ms)
         rows = {str(t.get("id")): t for t in first}
         page = first
@@ -414,7 +417,8 @@ class ExchangeExecutor(Executor):
             rows.update((str(t.get("id")), t) for t in page)
             complete = len(page) < USER_TRADES_PAGE
         fills = [fill_from_ccxt(t) for t in rows.values()]
-        return sorted((f for f in fills if f.ts >= since_ms), key=lambda f: (f.ts, int(f.trade_id)))
+        fills = sorted((f for f in fills if f.ts >= since_ms), key=lambda f: (f.ts, int(f.trade_id)))
+        return await self.fees.convert(fills)
 
     async def _first_trades_page(self, market: str, since_ms: int) -> tuple[list[dict[str, Any]], bool]:
         """The first non-empty 7-day window of trades at or after ``since_ms``, and whether it is
@@ -438,14 +442,30 @@ class ExchangeExecutor(Executor):
         raw = await self._retry(lambda: self.client.fapiPrivateGetIncome(params))
         out = []
         for row in raw:
+            if not self._own_wallet(row):
+                continue
             symbol = row.get("symbol") or None
             out.append(IncomeState(income_id=str(row.get("tranId")), symbol=symbol,
                                    income_type=str(row.get("incomeType")), amount=float(row.get("income", 0)),
                                    ts=int(row.get("time", 0)), info=dict(row)))
         return out
 
+    def _own_wallet(self, row: dict[str, Any]) -> bool:
+        """Whether an income row moved the USDT wallet. Rows in USDC (a USDC-margined position's P&L,
+        fees and funding, USDC transfers) or BNB (fees paid in BNB: their USDT value is booked from
+        the fills) are not the bot's wallet: dropped, each asset reported once (issue 11, item 6)."""
+        asset = str(row.get("asset") or SETTLE_ASSET).upper()
+        if asset == SETTLE_ASSET:
+            return True
+        if asset not in self._foreign_reported:
+            self._foreign_reported.add(asset)
+            logger.info("income rows in {} are left out: derivbot books the {} wallet only (fees paid in BNB are "
+                        "valued from the fills)", asset, SETTLE_ASSET)
+        return False
+
     async def liquidations(self, symbol: str, since_ms: int | None = None) -> list[OrderState]:
-        params: dict[str, Any] = {"symbol": symbol, "autoCloseType": "LIQUIDATION"}
+        # no autoCloseType: Binance answers liquidations and ADL closes both (forceOrders docs)
+        params: dict[str, Any] = {"symbol": symbol}
         if since_ms is not None:
             params["startTime"] = since_ms
         raw = await self._retry(lambda: self.client.fapiPrivateGetForceOrders(params))
@@ -454,6 +474,19 @@ class ExchangeExecutor(Executor):
             parsed = self.client.parse_order(row)
             out.append(order_from_ccxt(parsed))
         return out
+
+    async def symbol_status(self, symbol: str) -> str | None:
+        """``exchangeInfo``'s status of ``symbol`` (weight 1), read fresh: ccxt's markets are loaded
+        once and would not show a delisting. None when the read fails or the symbol is unknown."""
+        try:
+            info = await self._retry(lambda: self.client.fapiPublicGetExchangeInfo())
+        except ccxt.BaseError as exc:
+            logger.warning("exchangeInfo read failed ({}): {} status unknown", type(exc).__name__, symbol)
+            return None
+        for row in info.get("symbols", []) if isinstance(info, dict) else []:
+            if isinstance(row, dict) and row.get("symbol") == symbol:
+                return str(row.get("status") or row.get("contractStatus") or "") or None
+        return None
 
     # -- helpers -----------------------------------------------------------------------------
 

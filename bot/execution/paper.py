@@ -159,6 +159,9 @@ class PaperExecutor(Executor):
     async def liquidations(self, symbol: str, since_ms: int | None = None) -> list[OrderState]:
         return [order_state(o) for o in self.sim.force_orders(symbol, start_ms=since_ms)]
 
+    async def symbol_status(self, symbol: str) -> str | None:
+        return str(self.sim.symbol_status(symbol))
+
 
 def order_state(o: SimOrder) -> OrderState:
     """Translate the core's order into the venue-neutral view."""

@@ -114,6 +114,17 @@ class FillState:
     realized_pnl: float
     ts: int
     client_id: str | None = None
+    #: ``fee`` valued in USDT at the fill time (bot.execution.fees); None: not valued (yet)
+    fee_usdt: float | None = None
+
+    @property
+    def fee_in_usdt(self) -> float:
+        """What the fee cost in USDT, for trade fees and P&L: ``fee`` when paid in USDT, else its
+        value at the fill time; 0 for a fee in another asset that could not be valued (a warning
+        says so) -- never the BNB amount counted as if it were USDT."""
+        if self.fee_usdt is not None:
+            return self.fee_usdt
+        return self.fee if self.fee_asset.upper() == "USDT" else 0.0
 
 
 @dataclass(frozen=True, slots=True)

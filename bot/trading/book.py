@@ -33,6 +33,8 @@ class OpenTrade:
     adopted: bool = False
     fees: float = 0.0
     funding: float = 0.0
+    #: time of the last funding settlement booked on this trade (where a restart reads on from)
+    funding_through_ms: int | None = None
     signal_id: str | None = None
     order_ids: dict[str, str] = field(default_factory=dict)  # client id -> journal order id
 

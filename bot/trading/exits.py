@@ -22,10 +22,11 @@ class ExitInfo:
     price: float
     ts: int
     realised_pnl: float  # price P&L before costs
-    exit_fees: float
+    exit_fees: float  # USDT (fees paid in BNB valued at the fill time)
     fills: tuple[FillState, ...]
     order_ids: frozenset[str]
     client_id: str | None = None  # our order that closed the position, when it was ours
+    note: str | None = None  # what the reason alone does not say (ADL, delisting settlement)
 
 
 async def resolve_exit(executor: Executor, trade: OpenTrade, *, now_ms: int,
@@ -39,10 +40,17 @@ async def resolve_exit(executor: Executor, trade: OpenTrade, *, now_ms: int,
     exit_order_ids: set[str] = set()
     closing_client_id: str | None = None
 
-    liquidations = await executor.liquidations(trade.symbol, trade.entry_ts)
+    note: str | None = None
+    forced = await executor.liquidations(trade.symbol, trade.entry_ts)
+    adl = [o for o in forced if (o.client_id or "").startswith(ADL_CLIENT_ID)]
+    liquidations = [o for o in forced if o not in adl]
     if liquidations:
         reason = ExitReason.LIQUIDATION
         exit_order_ids |= {o.exchange_id for o in liquidations if o.exchange_id}
+    elif adl:  # the venue closed a (profitable) position against a liquidated one
+        reason, note = ExitReason.ADL, "auto-deleveraged by the exchange (adl_autoclose)"
+        exit_order_ids |= {o.exchange_id for o in adl if o.exchange_id}
+        liquidations = adl
     else:
         for client_id, candidate in _candidates(trade, own_exit_reason):
             order = await executor.find_order(trade.symbol, client_id, conditional=candidate[1])
@@ -51,6 +59,10 @@ async def resolve_exit(executor: Executor, trade: OpenTrade, *, now_ms: int,
                 closing_client_id = client_id
                 exit_order_ids |= {i for i in (order.exchange_id, order.actual_order_id) if i}
                 break
+        else:
+            status = await executor.symbol_status(trade.symbol)
+            if status is not None and status != "TRADING":  # delisted: settled at the delivery price
+                reason, note = ExitReason.SETTLEMENT, f"settled at the delivery price: {trade.symbol} is {status}"
     chosen = [f for f in fills if f.order_id in exit_order_ids] if exit_order_ids else []
     used = chosen or fills
     if used:
@@ -58,17 +70,20 @@ async def resolve_exit(executor: Executor, trade: OpenTrade, *, now_ms: int,
         price = sum(f.price * f.quantity for f in used) / qty
         ts = max(f.ts for f in used)
         pnl = sum(f.realized_pnl for f in used)
-        fees = sum(f.fee for f in used)
+        fees = sum(f.fee_in_usdt for f in used)  # a fee in BNB counts at its USDT value
     else:  # no trade rows (e.g. a liquidation the venue reports only as a forced order)
         liq = liquidations[-1] if liquidations else None
         price = (liq.avg_price if liq and liq.avg_price else None) or trade.stop_price or trade.entry_price
         ts = (liq.ts if liq and liq.ts else None) or now_ms
         pnl = trade.side.sign * trade.quantity * (price - trade.entry_price)
         fees = 0.0
-    return ExitInfo(reason, price, ts, pnl, fees, tuple(used), frozenset(exit_order_ids), closing_client_id)
+    return ExitInfo(reason, price, ts, pnl, fees, tuple(used), frozenset(exit_order_ids), closing_client_id, note)
 
 
 _ROLE_REASON = {"s": ExitReason.STOP_LOSS, "t": ExitReason.TAKE_PROFIT}
+#: Binance's client id of an ADL close (user data stream, "Event: Order Update"); liquidations'
+#: start with ``autoclose-``.
+ADL_CLIENT_ID = "adl_autoclose"
 
 
 def _candidates(trade: OpenTrade, own: dict[str, ExitReason] | None):

@@ -67,6 +67,13 @@ class OrderRouter:
         self.executor = executor
         self.journal = journal
         self.submitted = 0
+        fees = getattr(executor, "fees", None)
+        if fees is not None:  # the executor values BNB fees; a price it could not read is journaled
+            fees.on_warning = self._fee_warning
+
+    def _fee_warning(self, message: str, data: dict) -> None:
+        """A fee in BNB valued with an older price (or not at all): a warning event, reviewable later."""
+        self.journal.record_event("fee_conversion", message, severity="warning", ts=data.get("ts"), data=data)
 
     async def place(self, request: OrderRequest, *, purpose: str, trade_id: str | None = None,
                     signal_id: str | None = None, requested_price: float | None = None,
@@ -134,6 +141,7 @@ class OrderRouter:
                 journal_id, ts=fill.ts, symbol=fill.symbol, side=fill.side, price=fill.price, quantity=fill.quantity,
                 fee=fill.fee, fee_asset=fill.fee_asset, is_maker=fill.maker, exchange_trade_id=fill.trade_id,
                 requested_price=requested_price, latency_ms=latency_ms, trade_id=trade_id, once=True,
+                fee_usdt=_converted(fill),
             )
         return fills
 
@@ -233,6 +241,11 @@ class EntryResolver:
         avg = sum(f.price * f.quantity for f in mine) / qty
         return replace(base, status=OrderStatus.FILLED, filled=qty, avg_price=avg, exchange_id=mine[0].order_id,
                        ts=max(f.ts for f in mine), raw_status=base.raw_status or "FILLED")
+
+
+def _converted(fill: FillState) -> float | None:
+    """The USDT value to journal beside a fee paid in another asset; None for USDT fees (``fee`` is it)."""
+    return None if fill.fee_asset.upper() == "USDT" else fill.fee_usdt
 
 
 def _is_entry(client_id: str | None) -> bool:

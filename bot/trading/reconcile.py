@@ -9,23 +9,32 @@ against the journal's open trades:
 * our orders that protect nothing, and entry orders left by an earlier run, are cancelled;
 * one ``reconciliation`` event records the whole diff.
 
+Funding settled while the bot was down is booked (see bot.trading.funding) after the journal's
+open trades are loaded and before any of them is closed, so a trade that exited while the bot
+was down closes with its funding. A resumed trade gets its whole protection plan back: the
+strategy's trailing stop and break-even trigger, with the best price so far derived from the
+journal (:func:`resumed_best_price`).
+
 If positions and the book still disagree afterwards the engine refuses to trade.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from loguru import logger
 
+from bot.config import StrategyConfig
 from bot.core.enums import ExitReason, MarginMode, PositionSide
 from bot.execution.base import Executor
 from bot.execution.ids import PREFIX, intent_key, parse_client_order_id
 from bot.journal import Journal
-from bot.risk.stops import ProtectionPlan
+from bot.risk.stops import ProtectionPlan, TrailingSpec
 from bot.trading.book import OpenTrade, TradeBook
 from bot.trading.exits import resolve_exit
+from bot.trading.funding import FundingLedger
 from bot.trading.protection import Protector
 
 
@@ -52,12 +61,19 @@ class ReconcileReport:
 
 class Reconciler:
     def __init__(self, executor: Executor, journal: Journal, book: TradeBook, plans: dict[str, ProtectionPlan],
-                 protector: Protector) -> None:
+                 protector: Protector, *, strategies: Mapping[str, StrategyConfig] | None = None,
+                 funding: FundingLedger | None = None) -> None:
         self.executor = executor
         self.journal = journal
         self.book = book
         self.plans = plans
         self.protector = protector
+        #: the strategies' settings, for the trailing / break-even part of resumed plans
+        self.strategies = strategies or {}
+        #: books funding settled while the bot was down before vanished trades are closed
+        self.funding = funding
+        #: per resumed trade: the most favourable mark the journal observed since its entry
+        self._best_seen: dict[str, float | None] = {}
 
     async def run(self, now: int) -> ReconcileReport:
         report = ReconcileReport()
@@ -73,8 +89,13 @@ class Reconciler:
                     report.unresolved.append(f"{trade.symbol}: two open journal trades")
                     continue
                 self.book.add(trade)
+                self._best_seen[trade.trade_id] = self._observed_best(trade, reader)
         finally:
             reader.close()
+
+        if self.funding is not None:  # before closing anything: a vanished trade closes with its funding
+            self.funding.resume(now)
+            await self.funding.book_income(now)
 
         for trade in list(self.book):
             pos = positions.get(trade.symbol)
@@ -96,11 +117,7 @@ class Reconciler:
                                trade.symbol, trade.quantity, pos.quantity)
                 trade.quantity = pos.quantity
             fallback = self.protector.watchdog.fallback_stop(trade.symbol, trade.side, trade.entry_price)
-            self.plans[trade.symbol] = ProtectionPlan(
-                symbol=trade.symbol, side=trade.side, entry_price=trade.entry_price,
-                stop_price=trade.stop_price or fallback,
-                take_profit_price=trade.take_profit_price, time_stop_ms=trade.time_stop_ms,
-            )
+            self.plans[trade.symbol] = self._resumed_plan(trade, fallback)
             report.resumed.append(trade.symbol)
 
         for symbol, pos in positions.items():
@@ -146,6 +163,31 @@ class Reconciler:
             logger.error("reconciliation unresolved, not trading: {}", report.unresolved)
         return report
 
+    def _resumed_plan(self, trade: OpenTrade, fallback_stop: float) -> ProtectionPlan:
+        """The plan a resumed trade had: its journaled stop (the current one, trailed or not),
+        take-profit and time stop, and its strategy's trailing stop and break-even trigger
+        (``settings.strategies[trade.strategy]`` as configured now; an adopted position has none)."""
+        trailing, breakeven = protection_settings(self.strategies.get(trade.strategy))
+        stop = trade.stop_price or fallback_stop
+        best = None
+        if trailing is not None or breakeven is not None:
+            seen = self._best_seen.get(trade.trade_id)
+            best = resumed_best_price(trade.side, stop, trailing, [] if seen is None else [seen])
+        return ProtectionPlan(symbol=trade.symbol, side=trade.side, entry_price=trade.entry_price, stop_price=stop,
+                              take_profit_price=trade.take_profit_price, time_stop_ms=trade.time_stop_ms,
+                              trailing=trailing, breakeven_trigger_pct=breakeven, best_price=best)
+
+    def _observed_best(self, trade: OpenTrade, reader: Any) -> float | None:
+        """The most favourable mark price the journal observed for ``trade``'s symbol since its
+        entry (None when it observed none, or the strategy moves no stop)."""
+        trailing, breakeven = protection_settings(self.strategies.get(trade.strategy))
+        if trailing is None and breakeven is None:
+            return None
+        marks = [float(p) for p in reader.mark_prices(trade.symbol, since=trade.entry_ts) if p > 0]
+        if not marks:
+            return None
+        return max(marks) if trade.side is PositionSide.LONG else min(marks)
+
     def _trade_from_journal(self, view: Any, reader: Any) -> OpenTrade:
         stop_cid = tp_cid = None
         key: str | None = None
@@ -160,8 +202,10 @@ class Reconciler:
             elif order.purpose == "take_profit":
                 tp_cid = order.client_order_id
         entry_ms = int(view.entry_ts.timestamp() * 1000)
-        funding = sum(float(f.amount) for f in reader.funding(trade_id=view.id))
-        fees = sum(float(f.fee) for f in reader.fills(trade_id=view.id))
+        booked = reader.funding(trade_id=view.id)
+        funding = sum(float(f.amount) for f in booked)
+        funding_through = max((int(f.ts.timestamp() * 1000) for f in booked), default=None)
+        fees = sum(float(f.fee_in_usdt) for f in reader.fills(trade_id=view.id))  # BNB fees in USDT
         return OpenTrade(
             trade_id=view.id, symbol=view.symbol, side=PositionSide(view.side), strategy=view.strategy,
             entry_ts=entry_ms, entry_price=float(view.entry_price), quantity=float(view.quantity),
@@ -172,8 +216,49 @@ class Reconciler:
             time_stop_ms=int(view.time_stop_at.timestamp() * 1000) if view.time_stop_at else None,
             liquidation_price=float(view.liquidation_price) if view.liquidation_price is not None else None,
             stop_client_id=stop_cid, tp_client_id=tp_cid, adopted=view.strategy == "adopted",
-            fees=fees, funding=funding, signal_id=view.signal_id, order_ids=order_ids,
+            fees=fees, funding=funding, funding_through_ms=funding_through, signal_id=view.signal_id,
+            order_ids=order_ids,
         )
+
+
+def protection_settings(cfg: StrategyConfig | None) -> tuple[TrailingSpec | None, float | None]:
+    """A strategy's trailing stop and break-even trigger (None where not configured): the same
+    for a trade opened now and for one resumed after a restart."""
+    if cfg is None:
+        return None, None
+    trailing = None
+    if cfg.trailing_stop_pct is not None:
+        trailing = TrailingSpec(cfg.trailing_stop_pct, cfg.trailing_activation_pct)
+    return trailing, cfg.breakeven_trigger_pct
+
+
+def resumed_best_price(side: PositionSide, stop: float, trailing: TrailingSpec | None,
+                       observed: Iterable[float] = ()) -> float | None:
+    """The best price so far of a resumed trade, which the process that saw it took with it.
+
+    Two sound sources, the more favourable of them taken:
+
+    * the trailed stop: the trail puts a long's stop at ``floor(best * (1 - d))`` (a short's at
+      ``ceil(best * (1 + d))``), so a stop the trail placed proves ``best >= stop / (1 - d)``
+      (short: ``<= stop / (1 + d)``). When the stop was placed otherwise (the initial stop, a
+      break-even move) this value may exceed the true best, but harmlessly: the trail candidate
+      it yields is the current stop itself, not tighter, and the stop only tightens, so the next
+      move is the one the uninterrupted bot would make (the first mark beyond it). Either way the
+      stop is never loosened nor tightened beyond what a mark reached justifies;
+    * the marks the journal observed since the entry (``observed``: real prices the position
+      saw), which also restore a move that was decided but not yet placed when the bot stopped,
+      and the gain a break-even trigger is measured with.
+
+    A native (exchange-side) trailing stop keeps its own best price: only ``observed`` counts.
+    Returns None when neither source says anything (the first mark then starts the trail).
+    """
+    sign = side.sign
+    candidates = [p for p in observed if p > 0]
+    if trailing is not None and not trailing.native and stop > 0:
+        candidates.append(stop / (1 - sign * trailing.distance_pct))
+    if not candidates:
+        return None
+    return max(candidates) if sign > 0 else min(candidates)
 
 
 def _summary(report: ReconcileReport) -> str:
@@ -197,4 +282,4 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-__all__ = ["ExitReason", "ReconcileReport", "Reconciler"]
+__all__ = ["ExitReason", "ReconcileReport", "Reconciler", "protection_settings", "resumed_best_price"]

@@ -159,25 +159,27 @@ async def test_multi_assets_switched_on_mid_run_skips_the_entry_and_the_loop_goe
 
 # -- item 6: a position the bot did not open, settled in USDC, is ignored ---------------------
 
-async def test_usdc_margined_position_is_ignored_and_reported_once(tmp_path: Path, emu: helpers.Emulator) -> None:
+async def test_usdc_margined_position_is_ignored_and_reported_once(tmp_path: Path, store: Any) -> None:
+    """The user holds a real BTC/USDC:USDC position in the account (opened by hand through a second
+    ccxt client on the emulator's USDC-margined BTCUSDC): the bot's positions leave it out, with
+    one warning however often they are read."""
+    emu = await helpers.start(store, T0, SYMBOLS, max_weight=10_000_000, usdc_variants=("BTCUSDT",))
+    user = connect(helpers.engine_settings(tmp_path, base_url=emu.base_url, mode="testnet"))
+    user.enableRateLimit = False
     executor = _executor(tmp_path, emu)
-    real_fetch = executor.client.fetch_positions
-    usdc_row = {"symbol": "BTC/USDC:USDC", "contracts": 0.01, "side": "long", "entryPrice": 80_000.0,
-                "markPrice": 80_100.0, "unrealizedPnl": 1.0, "leverage": 5, "marginMode": "cross"}
-
-    async def with_usdc(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-        return [*await real_fetch(*args, **kwargs), usdc_row]  # the same account holds a USDC position
-
-    executor.client.fetch_positions = with_usdc
     warnings: list[str] = []
     sink = logger.add(lambda m: warnings.append(str(m)), level="WARNING")
     try:
+        await user.create_order("BTC/USDC:USDC", "market", "buy", 0.01)
+        assert [p.symbol for p in emu.state.exchange.positions()] == ["BTCUSDC"]
         await executor.start()
         first = await executor.positions()
         second = await executor.positions()
     finally:
         logger.remove(sink)
         await executor.close()
+        await user.close()
+        await emu.close()
     assert first == [] and second == []
     assert len([w for w in warnings if "BTC/USDC:USDC" in w]) == 1
 
