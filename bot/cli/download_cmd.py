@@ -1,8 +1,8 @@
 """``derivbot data download``: fetch exchange history into the parquet layout, with a progress bar.
 
 The command joins the ``data`` group owned by :mod:`bot.cli.data_cmd` (the group object is
-imported, so registration order in ``_COMMAND_MODULES`` does not matter while that module
-exists). Until it exists, a ``data`` group is created here.
+imported, so the order of the ``data`` entry's modules in ``bot.cli.main.COMMANDS`` does not
+matter while that module exists). Until it exists, a ``data`` group is created here.
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ def migrate(journal: JournalOption = None, config: ConfigOption = None) -> None:
         password = _password(url)
         fail(message.replace(password, "***") if password else message)
     status = "up to date" if revision == head_revision() else "behind head"
-    console.print(f"[green]ok[/]: journal {display_url(url)} at revision {revision} ({status})")
+    # one line however narrow the terminal: the URL and revision are copied into other commands
+    console.print(f"[green]ok[/]: journal {display_url(url)} at revision {revision} ({status})", soft_wrap=True)
 
 
 def _password(url: str) -> str | None:

@@ -1,7 +1,9 @@
 """Issue 16, items 6 and 8: ``derivbot exchange-sim`` flags and logging, through the real CLI.
 
-Each case runs the command in a subprocess (it serves forever when it starts, and it installs
-its own logging), on a tiny hand-made data folder, bound to 127.0.0.1 only.
+Flag and data errors run the real console entry in-process (``tests/cli_inprocess``: the same
+parsing, checks, logging set-up and exit codes; they end before anything serves). The cases
+that serve run the command in a subprocess (it serves forever once started), on a tiny
+hand-made data folder, bound to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pytest
 
 from bot.core.timeutil import MS_PER_HOUR, to_ms
 from bot.emulator.auth import sign
+from tests.cli_inprocess import CliResult, derivbot
 
 T0 = to_ms("2025-01-01T00:00:00Z")
 REPO = Path(__file__).resolve().parents[2]
@@ -44,13 +47,13 @@ def data(tmp_path: Path) -> Path:
     return root
 
 
-def sim_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``derivbot exchange-sim ARGS`` to completion (only failing invocations end by themselves)."""
-    return subprocess.run([sys.executable, "-m", "bot", "exchange-sim", *args], capture_output=True, text=True,
-                          timeout=60, cwd=REPO, env={**os.environ, **(env or {})})
+def sim_cli(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """Run ``derivbot exchange-sim ARGS`` to completion in-process (only failing invocations end
+    by themselves)."""
+    return derivbot("exchange-sim", *args, env=env)
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+def assert_one_line_error(result: CliResult, *needles: str) -> None:
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]

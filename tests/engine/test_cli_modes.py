@@ -1,5 +1,9 @@
 """The ``run``, ``backtest`` and ``status`` commands, and the journal review commands on the
-journals they produce (backtest and a live-mode run against the emulator)."""
+journals they produce (backtest and a live-mode run against the emulator).
+
+Commands run through the console entry in-process (``tests/cli_inprocess``: same parsing,
+commands, error lines and exit codes, without a second or two of interpreter start-up each);
+the SIGTERM test runs ``python -m bot`` in a real process, because a signal needs one."""
 
 from __future__ import annotations
 
@@ -17,13 +21,14 @@ from bot.data.store import MarketStore
 from bot.emulator import EmulatorConfig, EmulatorState
 from bot.emulator.background import BackgroundEmulator
 from bot.journal.reader import JournalReader
+from tests.cli_inprocess import CliResult, derivbot
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str, env: dict[str, str] | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "COLUMNS": "200", **(env or {})})
+def cli(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """``derivbot ARGS`` through the console entry, in this process."""
+    return derivbot(*args, env=env)
 
 
 def test_live_mode_needs_both_opt_ins(tmp_path: Path) -> None:

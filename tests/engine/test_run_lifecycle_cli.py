@@ -1,7 +1,9 @@
-"""``derivbot run`` against the emulator on loopback, in a real subprocess (issue 16, items 4,
-8 and 10): Ctrl-C/SIGTERM during the pause between cycles stops at once without another
-cycle; wrong keys (-2015) give one line and close the run row; a crash whose ccxt message holds
-a signed URL prints it redacted."""
+"""``derivbot run`` against the emulator on loopback (issue 16, items 4, 8 and 10): Ctrl-C/SIGTERM
+during the pause between cycles stops at once without another cycle (a real subprocess: a signal
+needs one); wrong keys (-2015) give one line and close the run row; a crash whose ccxt message
+holds a signed URL prints it redacted (a subprocess with a timeout: its requests hang). Wrong
+keys run through the console entry in-process (``tests/cli_inprocess``: the same command, error
+line and exit code)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from bot.data.store import MarketStore
 from bot.emulator import EmulatorConfig, EmulatorState
 from bot.emulator.background import BackgroundEmulator
 from bot.journal.reader import JournalReader
+from tests.cli_inprocess import CliResult, derivbot
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY, SECRET = "lifecycle-key-1234", "lifecycle-secret-5678"
@@ -47,9 +50,16 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
             "DERIVBOT_LOGGING__JSON_FILE": str(tmp_path / "log.jsonl"), **extra}
 
 
-def _cli(*args: str, env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess:
+def _process(*args: str, env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess:
+    """``python -m bot ARGS`` in a real process, with a timeout (for runs a bug could hang)."""
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env=env)
+
+
+def _cli(*args: str, env: dict[str, str]) -> CliResult:
+    """``derivbot ARGS`` through the console entry, in this process, with ``env``'s DERIVBOT_*
+    variables (the rest of ``env`` is this process's environment already)."""
+    return derivbot(*args, env={k: v for k, v in env.items() if k.startswith("DERIVBOT_")})
 
 
 def _wait_for_cycles(url: str, path: Path, proc: subprocess.Popen, cycles: int) -> None:
@@ -123,9 +133,9 @@ def test_a_signed_url_in_a_crash_message_is_redacted(tmp_path: Path) -> None:
                          "paths": ["/fapi/v2/account", "/fapi/v3/account", "/fapi/v2/positionRisk",
                                    "/fapi/v3/positionRisk"]})
     with BackgroundEmulator(state) as emu:
-        result = _cli("run", "--mode", "testnet", "--exchange-url", emu.base_url, "--journal",
-                      f"sqlite:///{tmp_path / 'signed.sqlite'}", "--max-cycles", "1",
-                      env=_env(tmp_path, DERIVBOT_EXCHANGE__TIMEOUT_MS="1000"), timeout=180)
+        result = _process("run", "--mode", "testnet", "--exchange-url", emu.base_url, "--journal",
+                          f"sqlite:///{tmp_path / 'signed.sqlite'}", "--max-cycles", "1",
+                          env=_env(tmp_path, DERIVBOT_EXCHANGE__TIMEOUT_MS="1000"), timeout=180)
     assert result.returncode == 1, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert "signature=" not in result.stdout + result.stderr

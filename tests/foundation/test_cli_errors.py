@@ -2,9 +2,11 @@
 items 4, 5, 8 and the markup part of 9).
 
 The console entry (``bot.cli.main.run``) is exercised in-process with a throwaway command that
-raises, and through the real CLI in a subprocess (``python -m bot``, which calls the same
-entry). Nothing here reaches an exchange: every run points ``--exchange-url`` at a closed
-loopback port, and failures are meant to happen before or at the first request.
+raises, and with the real commands: in-process through the same entry (``tests/cli_inprocess``:
+typer's parsing, the command, ``report_error``'s line and exit code) for the validation cases,
+and in a subprocess (``python -m bot``) for a failed start, which must also close the run row
+the next process reads. Nothing here reaches an exchange: every run points ``--exchange-url``
+at a closed loopback port, and failures are meant to happen before or at the first request.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bot.cli import common
 from bot.cli.main import app
 from bot.cli.main import run as console_entry
 from bot.config import ConfigError
+from tests.cli_inprocess import CliResult, derivbot
 
 ROOT = Path(__file__).resolve().parents[2]
 #: A 64-hex-digit HMAC as Binance signs requests with; it must never be printed.
@@ -123,7 +126,13 @@ def test_crash_messages_are_escaped_too(boom, capsys) -> None:
 
 # -- the real CLI ------------------------------------------------------------------------------
 
-def cli(*args: str, env: dict[str, str] | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+def cli(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """``derivbot ARGS`` through the console entry, in this process (conftest drops DERIVBOT_*)."""
+    return derivbot(*args, env=env)
+
+
+def cli_process(*args: str, env: dict[str, str] | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+    """``python -m bot ARGS`` in a fresh process, as a user runs it."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("DERIVBOT_")}
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env={**base, "COLUMNS": "200", **(env or {})})
@@ -137,7 +146,7 @@ def run_env(tmp_path: Path) -> dict[str, str]:
             "DERIVBOT_ENGINE__HALT_FILE": str(tmp_path / "HALT"), "DERIVBOT_UNIVERSE__SYMBOLS": '["RIVERUSDT"]'}
 
 
-def _one_error_line(result: subprocess.CompletedProcess) -> str:
+def _one_error_line(result: CliResult | subprocess.CompletedProcess) -> str:
     """The single ``error:`` line of a failed command (log lines may precede it)."""
     out = result.stdout + result.stderr
     assert "Traceback" not in out, out[-3000:]
@@ -181,8 +190,8 @@ def test_unreachable_exchange_url_is_one_line_and_closes_the_run(tmp_path: Path,
     """Items 8 and 10: ccxt NetworkError at the start: one line with the hint, exit 1, and the
     journal's run row is closed with the error (``status`` must not say "running")."""
     url = f"sqlite:///{tmp_path / 'j.sqlite'}"
-    result = cli("run", "--mode", "testnet", "--exchange-url", CLOSED_URL, "--journal", url, "--max-cycles", "1",
-                 env=run_env)
+    result = cli_process("run", "--mode", "testnet", "--exchange-url", CLOSED_URL, "--journal", url,
+                         "--max-cycles", "1", env=run_env)
     assert result.returncode == 1
     line = _one_error_line(result)
     assert "127.0.0.1:1" in line and "could not reach the exchange" in line and "--exchange-url" in line

@@ -8,10 +8,7 @@ file or variable, with exit code 2 and no traceback. The bounds below are the do
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import types
 import typing
 from pathlib import Path
@@ -23,6 +20,7 @@ from typer.testing import CliRunner
 from bot.cli.main import app
 from bot.config import ConfigError, LoggingSettings, Settings, StrategyConfig, load_settings
 from bot.logging import setup_logging
+from tests.cli_inprocess import CliResult, derivbot
 
 REPO = Path(__file__).resolve().parents[2]
 STRATEGY = "[strategies.short_squeeze]\nenabled = true\nstop_loss_pct = 0.05\n"
@@ -46,10 +44,10 @@ def error_of(tmp_path: Path, toml: str) -> str:
     return str(info.value)
 
 
-def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """The real program (``python -m bot``, the console script's entry), as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=120,
-                          cwd=cwd, env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", **(env or {})})
+def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> CliResult:
+    """The real program's entry (``bot.cli.main.run``, which the console script and ``python -m
+    bot`` call) in this process, run from ``cwd`` as a user would (``tests/cli_inprocess``)."""
+    return derivbot(*args, cwd=cwd, env=env)
 
 
 def _scalar(annotation: object) -> object:

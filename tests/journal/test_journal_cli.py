@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from bot.cli import journal_cmd
 from bot.journal.migrate import head_revision
+from tests.cli_inprocess import derivbot
 
 
 @pytest.fixture
@@ -59,3 +60,11 @@ def test_migrate_unreachable_postgres_fails_cleanly_without_password(app: typer.
 def test_group_object_is_importable_for_other_command_modules() -> None:
     assert isinstance(journal_cmd.journal_app, typer.Typer)
     assert "migrate" in {c.name for c in journal_cmd.journal_app.registered_commands}
+
+
+def test_migrate_prints_one_unbroken_line_on_a_narrow_terminal(tmp_path: Path) -> None:
+    """A long URL or revision name must not be wrapped mid-line (it is copied into commands)."""
+    url = f"sqlite:///{tmp_path / 'a-rather-long-folder-name' / 'journal.sqlite'}"
+    result = derivbot("journal", "migrate", "--journal", url, columns=40)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"ok: journal {url} at revision {head_revision()} (up to date)\n"
