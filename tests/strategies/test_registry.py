@@ -12,13 +12,13 @@ from strategies.short_squeeze import ShortSqueeze
 
 
 def test_discovers_the_package_strategies() -> None:
-    assert registry.names() == ["funding_extreme", "funding_rule", "short_squeeze"]
+    assert registry.names() == ["coin_flip", "funding_extreme", "funding_rule", "short_squeeze"]
     assert registry.get("short_squeeze") is ShortSqueeze
     assert registry.get("funding_extreme") is FundingExtreme
 
 
 def test_unknown_strategy_lists_known_ones() -> None:
-    known = r"\(known: funding_extreme, funding_rule, short_squeeze\)"
+    known = r"\(known: coin_flip, funding_extreme, funding_rule, short_squeeze\)"
     with pytest.raises(StrategyConfigError, match=r"unknown strategy 'nope' " + known):
         registry.get("nope")
 
