@@ -157,7 +157,7 @@ class Engine:
         self.protector = Protector(self.router, self.journal, self.book, self.watchdog, self.run_key)
         try:
             now = await self._connect()
-            await self._reconcile(now)
+            await self._start_reconcile(now)
         except BaseException as exc:  # CancelledError too: the row must not stay "running"
             await self._abort_start(exc)
             raise
@@ -189,6 +189,26 @@ class Engine:
         except Exception as close_exc:  # the start error is the one to report
             logger.warning("closing the executor after a failed start: {}", type(close_exc).__name__)
         self.run_id = None
+
+    async def _start_reconcile(self, now: int) -> None:
+        """Reconcile at start; a venue error on the way (a 5xx or timeout on one of its reads)
+        does not end the process but starts it with trading blocked.
+
+        A bot that exits on one transient error leaves its positions unwatched until someone
+        restarts it (the soak found that: one 5xx on an order look-up during reconciliation ended
+        the process). Blocked, it keeps running: every cycle re-runs the reconciliation (see
+        :meth:`cycle`), and the watchdog keeps every position's stop in place meanwhile.
+        """
+        try:
+            await self._reconcile(now)
+        except (ccxt.OperationFailed, ccxt.ExchangeNotAvailable) as exc:
+            self.trading_allowed = False
+            logger.warning("reconciliation at start failed ({}): trading blocked, retried every cycle",
+                           type(exc).__name__)
+            self.journal.record_event("reconciliation_failed", f"reconciliation at start failed: "
+                                      f"{type(exc).__name__}: {redact(str(exc))}; trading blocked until a "
+                                      "cycle completes it", severity="error", ts=now)
+            self.journal.flush()
 
     async def _reconcile(self, now: int) -> None:
         """Rebuild the book from the journal and diff it against the exchange (see
