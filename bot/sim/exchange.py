@@ -774,6 +774,18 @@ class SimExchange:
         touched: set[int] = set()
         budget = self.fill_model.limit_budget(volume)
         t_now = 0.0
+
+        def since(order: SimOrder | None = None, ms: int = 0) -> float:
+            """Path time from which ``order`` (or a position changed at ``ms``) can be reached: not
+            before it existed. The emulator replays closed bars, so an order placed mid-bar (live
+            clock) meets that bar's path later; without this a stop placed at 04:41 could fill
+            at 04:38, before its entry, and a position opened at 04:41 be liquidated at 04:38.
+            A backtest places orders at a bar's close, before the next path: always ``t_now``."""
+            at = order.created_ms if order is not None else ms
+            if span_ms <= 0 or at <= ts0:
+                return t_now
+            return max(t_now, min(float(legs), (at - ts0) * legs / span_ms))
+
         while True:
             best: tuple[float, int, int] | None = None
             action: tuple[str, object, float] | None = None
@@ -781,7 +793,7 @@ class SimExchange:
             if pos is not None:
                 lp = position_liquidation_price(st.inst, pos)
                 if lp > 0:
-                    hit = first_touch(mark_path, lp, -pos.sign, t_now)
+                    hit = first_touch(mark_path, lp, -pos.sign, since(ms=pos.updated_ms))
                     if hit is not None:
                         best, action = (hit[0], 0, 0), ("liq", pos, lp)
             if not liquidation_only:
@@ -790,19 +802,19 @@ class SimExchange:
                         continue
                     path = mark_path if algo.working_type is WorkingType.MARK_PRICE else last_path
                     if algo.type is OrderType.TRAILING_STOP_MARKET:
-                        t, price, _, _ = trailing_touch(path, t_now, algo.side is OrderSide.SELL,
+                        t, price, _, _ = trailing_touch(path, since(algo), algo.side is OrderSide.SELL,
                                                         algo.callback_rate or 0.0, algo.trail_active,
                                                         algo.trail_extreme, algo.activation_price)
                         hit = None if t is None else (t, price)
                     else:
                         direction = algo.side.sign if algo.type is OrderType.STOP_MARKET else -algo.side.sign
-                        hit = first_touch(path, algo.trigger_price or 0.0, direction, t_now)
+                        hit = first_touch(path, algo.trigger_price or 0.0, direction, since(algo))
                     if hit is not None and (best is None or (hit[0], 1, algo.seq) < best):
                         best, action = (hit[0], 1, algo.seq), ("algo", algo, hit[1])
                 for order in st.orders:
                     if order.order_id in touched or order.price is None:
                         continue
-                    hit = first_touch(last_path, order.price, -order.side.sign, t_now, strict=True)
+                    hit = first_touch(last_path, order.price, -order.side.sign, since(order), strict=True)
                     if hit is not None and (best is None or (hit[0], 2, order.seq) < best):
                         best, action = (hit[0], 2, order.seq), ("limit", order, order.price)
             if best is None or action is None:
@@ -814,6 +826,7 @@ class SimExchange:
                 events += self._liquidate(st, obj, price, ts)  # type: ignore[arg-type]
                 continue
             assert isinstance(obj, SimOrder)
+            ts = max(ts, obj.created_ms)  # int() above may floor it just before the order existed
             touched.add(obj.order_id)
             if kind == "algo":
                 ref = price

@@ -309,3 +309,36 @@ def test_working_type_is_recorded(make_ex: Make) -> None:
                           working_type=WorkingType.MARK_PRICE, client_order_id="sl")
     assert ex.get_order(SYMBOL, order_id=stop.order_id) is stop
     assert stop.working_type is WorkingType.MARK_PRICE and stop.client_order_id == "sl"
+
+
+# -- orders placed mid-bar (the emulator's live clock) meet only the rest of that bar ------------
+# Bar [1 h, 2 h): o=1.00 h=1.01 l=0.90 c=1.00. bar_path goes to the nearer extreme first, so the
+# path is 1.00 -> 1.01 -> 0.90 -> 1.00 in three equal legs: the low is reached at 2/3 of the bar
+# (1 h 40 min) and the price is back at 0.97 at 0.9 of the bar (1 h 54 min).
+
+def _long_with_stop_placed_at(make_ex: Make, placed_ms: int):
+    ex = make_ex()
+    ex.advance_time(placed_ms)
+    ex.place_order(SYMBOL, BUY, MKT, 100)
+    stop = ex.place_order(SYMBOL, SELL, OrderType.STOP_MARKET, 100, trigger_price=0.95, reduce_only=True)
+    ex.on_bar(SYMBOL, HOUR, 1.00, 1.01, 0.90, 1.00, 1_000_000)
+    return ex, stop
+
+
+def test_a_stop_placed_after_the_bars_low_is_not_triggered_by_it(make_ex: Make) -> None:
+    placed = HOUR + 54 * 60_000  # price 0.97 and rising: the 0.90 low was 14 minutes earlier
+    ex, stop = _long_with_stop_placed_at(make_ex, placed)
+    assert ex.get_order(SYMBOL, stop.order_id, conditional=True).status is OrderStatus.NEW
+    assert ex.position(SYMBOL) is not None
+
+
+def test_a_stop_never_fills_before_it_was_placed(make_ex: Make) -> None:
+    placed = HOUR + 42 * 60_000  # 0.1 of a leg after the low: the price is 0.91, beyond the stop
+    ex, _ = _long_with_stop_placed_at(make_ex, placed)
+    fills = ex.user_trades(SYMBOL)
+    entry, exit_ = fills[0], fills[-1]
+    assert ex.position(SYMBOL) is None
+    assert entry.ts_ms == placed and exit_.ts_ms >= placed, "the exit cannot precede the entry it closes"
+    # from the path price when the stop came to exist (0.91: a gap, less the fill model's slippage),
+    # not from the 0.95 trigger the path crossed on its way down, before the stop existed
+    assert 0.90 < exit_.price <= 0.91
