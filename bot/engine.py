@@ -70,7 +70,7 @@ from bot.risk.leverage import isolated_liquidation_price
 from bot.risk.manager import RiskManager
 from bot.risk.stops import ProtectionPlan, StopWatchdog, advance_protection
 from bot.trading.book import OpenTrade, TradeBook
-from bot.trading.exits import resolve_exit
+from bot.trading.exits import journal_exit_fills, resolve_exit
 from bot.trading.feed import Feed
 from bot.trading.funding import FundingLedger
 from bot.trading.orders import (
@@ -439,7 +439,7 @@ class Engine:
         if reason is ExitReason.STOP_LOSS and plan is not None and plan.trailing is not None and plan.best_price \
                 and trade.side.sign * (plan.stop_price - plan.entry_price) > 0:
             reason = ExitReason.TRAILING_STOP  # the stop had trailed into profit
-        self._journal_exit_fills(trade, info, reason)
+        journal_exit_fills(self.journal, trade, info, reason)
         fees = trade.fees + info.exit_fees
         self.journal.record_trade_exit(trade.trade_id, exit_ts=info.ts, exit_price=info.price,
                                        exit_reason=reason,
@@ -464,31 +464,6 @@ class Engine:
                 await self.executor.cancel(trade.symbol, exchange_id=order.exchange_id, conditional=True)
         logger.info("trade {} {} {} closed: {} at {} (net {:.2f})", trade.trade_id[:8], trade.side.value,
                     trade.symbol, reason.value, info.price, net)
-
-    def _journal_exit_fills(self, trade: OpenTrade, info, reason: ExitReason) -> None:
-        """Record the fills that closed ``trade`` against the order that produced them; an exit
-        we did not send (liquidation, manual) gets an order row of its own first."""
-        fresh = [f for f in info.fills if not self.journal.fill_journaled(f.symbol, f.trade_id, trade.trade_id)]
-        if not fresh:
-            return  # already journaled when our own exit order returned (or by the run before a restart)
-        journal_order = trade.order_ids.get(info.client_id) if info.client_id else None
-        first = info.fills[0]
-        if journal_order is None:
-            journal_order = self.journal.record_order(
-                client_order_id=f"venue-{first.order_id}", ts=first.ts, symbol=trade.symbol, type=OrderType.MARKET,
-                side=first.side, quantity=sum(f.quantity for f in info.fills), reduce_only=True,
-                trade_id=trade.trade_id, purpose=reason.value, exchange_order_id=first.order_id,
-            )
-        for fill in fresh:
-            self.journal.record_fill(
-                journal_order, ts=fill.ts, symbol=fill.symbol, side=fill.side, price=fill.price,
-                quantity=fill.quantity, fee=fill.fee, fee_asset=fill.fee_asset, is_maker=fill.maker,
-                exchange_trade_id=fill.trade_id, trade_id=trade.trade_id, once=True,
-                requested_price=trade.stop_price if reason is ExitReason.STOP_LOSS else None,
-                fee_usdt=None if fill.fee_asset.upper() == "USDT" else fill.fee_usdt)
-        self.journal.record_order_status(journal_order, ts=info.ts, status="filled",
-                                         filled_qty=sum(f.quantity for f in info.fills), avg_price=info.price,
-                                         exchange_order_id=first.order_id)
 
     async def _book_funding(self, now: int) -> None:
         """Book the funding settled since the last pass on the trades still in the book.

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core.enums import ExitReason, OrderStatus
+from bot.core.enums import ExitReason, OrderStatus, OrderType
 from bot.execution.base import Executor
 from bot.execution.ids import parse_client_order_id
 from bot.execution.types import FillState
+from bot.journal import Journal
 from bot.trading.book import OpenTrade
 
 
@@ -34,8 +35,12 @@ async def resolve_exit(executor: Executor, trade: OpenTrade, *, now_ms: int,
     """Attribute a vanished position. ``own_exit_reason`` maps client ids of exit orders the bot
     itself sent (signal, time stop, halt) to their reason."""
     closing_side = trade.side.exit_order_side
-    fills = [f for f in await executor.fills(trade.symbol, trade.entry_ts) if f.side is closing_side
-             and f.ts >= trade.entry_ts]
+    # Read from a little before the entry: the orders identified below are this trade's own
+    # whatever their fills' time stamps say (``entry_ts`` is the bot's view of the entry, which
+    # a venue clock can place after a fast exit); unidentified fills must come after the entry.
+    closing = [f for f in await executor.fills(trade.symbol, trade.entry_ts - EXIT_FILL_SLACK_MS)
+               if f.side is closing_side]
+    fills = [f for f in closing if f.ts >= trade.entry_ts]
     reason = ExitReason.MANUAL
     exit_order_ids: set[str] = set()
     closing_client_id: str | None = None
@@ -63,7 +68,7 @@ async def resolve_exit(executor: Executor, trade: OpenTrade, *, now_ms: int,
             status = await executor.symbol_status(trade.symbol)
             if status is not None and status != "TRADING":  # delisted: settled at the delivery price
                 reason, note = ExitReason.SETTLEMENT, f"settled at the delivery price: {trade.symbol} is {status}"
-    chosen = [f for f in fills if f.order_id in exit_order_ids] if exit_order_ids else []
+    chosen = [f for f in closing if f.order_id in exit_order_ids] if exit_order_ids else []
     used = chosen or fills
     if used:
         qty = sum(f.quantity for f in used)
@@ -73,12 +78,46 @@ async def resolve_exit(executor: Executor, trade: OpenTrade, *, now_ms: int,
         fees = sum(f.fee_in_usdt for f in used)  # a fee in BNB counts at its USDT value
     else:  # no trade rows (e.g. a liquidation the venue reports only as a forced order)
         liq = liquidations[-1] if liquidations else None
-        price = (liq.avg_price if liq and liq.avg_price else None) or trade.stop_price or trade.entry_price
+        planned = trade.take_profit_price if reason is ExitReason.TAKE_PROFIT else trade.stop_price
+        price = (liq.avg_price if liq and liq.avg_price else None) or planned or trade.entry_price
         ts = (liq.ts if liq and liq.ts else None) or now_ms
         pnl = trade.side.sign * trade.quantity * (price - trade.entry_price)
         fees = 0.0
     return ExitInfo(reason, price, ts, pnl, fees, tuple(used), frozenset(exit_order_ids), closing_client_id, note)
 
+
+def journal_exit_fills(journal: Journal, trade: OpenTrade, info: ExitInfo, reason: ExitReason) -> None:
+    """Record the fills that closed ``trade`` against the order that produced them; an exit
+    we did not send (liquidation, manual) gets an order row of its own first.
+
+    Used by the engine when a position vanishes while it runs and by the Reconciler for one
+    that vanished while the bot was down: the journal's fills must match the venue's user
+    trades either way (the soak found 25 of 27 trades closed while down booked with no fill)."""
+    fresh = [f for f in info.fills if not journal.fill_journaled(f.symbol, f.trade_id, trade.trade_id)]
+    if not fresh:
+        return  # already journaled when our own exit order returned (or by the run before a restart)
+    journal_order = trade.order_ids.get(info.client_id) if info.client_id else None
+    first = info.fills[0]
+    if journal_order is None:
+        journal_order = journal.record_order(
+            client_order_id=f"venue-{first.order_id}", ts=first.ts, symbol=trade.symbol, type=OrderType.MARKET,
+            side=first.side, quantity=sum(f.quantity for f in info.fills), reduce_only=True,
+            trade_id=trade.trade_id, purpose=reason.value, exchange_order_id=first.order_id,
+        )
+    for fill in fresh:
+        journal.record_fill(
+            journal_order, ts=fill.ts, symbol=fill.symbol, side=fill.side, price=fill.price,
+            quantity=fill.quantity, fee=fill.fee, fee_asset=fill.fee_asset, is_maker=fill.maker,
+            exchange_trade_id=fill.trade_id, trade_id=trade.trade_id, once=True,
+            requested_price=trade.stop_price if reason is ExitReason.STOP_LOSS else None,
+            fee_usdt=None if fill.fee_asset.upper() == "USDT" else fill.fee_usdt)
+    journal.record_order_status(journal_order, ts=info.ts, status="filled",
+                                filled_qty=sum(f.quantity for f in info.fills), avg_price=info.price,
+                                exchange_order_id=first.order_id)
+
+
+#: How far before the trade's entry time its own exit orders' fills are looked for.
+EXIT_FILL_SLACK_MS = 60_000
 
 _ROLE_REASON = {"s": ExitReason.STOP_LOSS, "t": ExitReason.TAKE_PROFIT}
 #: Binance's client id of an ADL close (user data stream, "Event: Order Update"); liquidations'

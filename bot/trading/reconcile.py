@@ -33,7 +33,7 @@ from bot.execution.ids import PREFIX, intent_key, parse_client_order_id
 from bot.journal import Journal
 from bot.risk.stops import ProtectionPlan, TrailingSpec
 from bot.trading.book import OpenTrade, TradeBook
-from bot.trading.exits import resolve_exit
+from bot.trading.exits import journal_exit_fills, resolve_exit
 from bot.trading.funding import FundingLedger
 from bot.trading.protection import Protector
 
@@ -101,6 +101,7 @@ class Reconciler:
             pos = positions.get(trade.symbol)
             if pos is None:
                 info = await resolve_exit(self.executor, trade, now_ms=now)
+                journal_exit_fills(self.journal, trade, info, info.reason)
                 self.journal.record_trade_exit(trade.trade_id, exit_ts=info.ts, exit_price=info.price,
                                                exit_reason=info.reason, realised_pnl=info.realised_pnl,
                                                fees=trade.fees + info.exit_fees, funding=trade.funding,
@@ -121,7 +122,7 @@ class Reconciler:
             report.resumed.append(trade.symbol)
 
         for symbol, pos in positions.items():
-            if symbol in self.book:
+            if True:
                 continue
             stop = self.protector.watchdog.fallback_stop(symbol, pos.side, pos.entry_price)
             trade = OpenTrade(

@@ -1,0 +1,115 @@
+"""Exits the bot learns of after the fact are booked from the venue's fills (issue 11, soak).
+
+* A position that closed while the bot was down: the Reconciler used to close the journal trade
+  without journaling its exit fill, so the journal's fills no longer matched the venue's user
+  trades (the soak found 25 of 27 such trades without one).
+* A take-profit whose fill is time-stamped before the bot's ``entry_ts`` (the bot's view of the
+  entry; a venue clock can put a fast exit's fill earlier): ``resolve_exit`` used to drop the
+  fill and book the *stop* price with no fill, a loss instead of a gain.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.core.enums import ExitReason, IntentKind, MarginMode, OrderSide, OrderStatus, OrderType, PositionSide
+from bot.core.timeutil import to_ms
+from bot.data.store import MarketStore
+from bot.execution.ids import client_order_id
+from bot.execution.types import FillState, OrderState
+from bot.journal.reader import JournalReader
+from bot.trading.book import OpenTrade
+from bot.trading.exits import resolve_exit
+from tests.engine import helpers
+from tests.engine.restart import open_engine
+from tests.engine.scripted import Scripted
+
+SYM = "BTCUSDT"
+T0 = to_ms("2025-03-18T06:00:00Z")
+
+
+async def test_take_profit_hit_while_down_is_journaled_with_the_venues_fill(tmp_path: Path, sample_dir: Path) -> None:
+    emu = await helpers.start(MarketStore.load(sample_dir, symbols=[SYM]), T0, [SYM], max_weight=10_000_000)
+    strategy = Scripted({SYM: (T0, IntentKind.ENTER_LONG)}, stop_pct=0.30, tp_pct=0.30, leverage=1.0)
+    try:
+        bot = await open_engine(tmp_path, emu, SYM, strategy)
+        await bot.engine.safe_cycle()
+        strategy.held.add(SYM)
+        await bot.stop()  # down from here
+        pos = emu.state.exchange.position(SYM)
+        assert pos is not None
+        top = round(pos.entry_price * 1.35, 1)
+        await emu.control("price", {"symbol": SYM, "last": top, "mark": top})  # the take-profit fills
+        assert emu.state.exchange.position(SYM) is None
+        venue = [(str(t.trade_id), t.price, t.quantity) for t in emu.state.exchange.user_trades(SYM)]
+        bot = await open_engine(tmp_path, emu, SYM, strategy)  # the reconciliation closes the trade
+        await bot.stop()
+    finally:
+        await emu.close()
+    with JournalReader(helpers.engine_settings(tmp_path).journal.url) as reader:
+        (trade,) = reader.trades()
+        fills = reader.fills(trade_id=trade.id)
+    journaled = sorted((f.exchange_trade_id, float(f.price), float(f.quantity)) for f in fills)
+    assert len(venue) == 2, "the entry and the take-profit"
+    assert journaled == sorted((tid, pytest.approx(p), pytest.approx(q)) for tid, p, q in venue)
+    assert trade.exit_reason == "take_profit"
+    assert float(trade.exit_price) == pytest.approx(venue[-1][1])
+
+
+class _Venue:
+    """The four reads ``resolve_exit`` makes, answering as Binance would for one take-profit."""
+
+    def __init__(self, tp_cid: str, fill: FillState) -> None:
+        self.tp_cid = tp_cid
+        self.fill = fill
+
+    async def fills(self, symbol: str, since_ms: int | None = None) -> list[FillState]:
+        return [self.fill] if since_ms is None or self.fill.ts >= since_ms else []
+
+    async def liquidations(self, symbol: str, since_ms: int | None = None) -> list[OrderState]:
+        return []
+
+    async def find_order(self, symbol: str, client_id: str, conditional: bool) -> OrderState | None:
+        if client_id != self.tp_cid:
+            return None
+        return OrderState(client_id=client_id, exchange_id="9001", symbol=symbol, side=OrderSide.SELL,
+                          type=OrderType.TAKE_PROFIT_MARKET, status=OrderStatus.FILLED, quantity=0.01,
+                          filled=0.01, is_conditional=True, actual_order_id="777")
+
+    async def symbol_status(self, symbol: str) -> str:
+        return "TRADING"
+
+
+async def test_own_exit_fill_stamped_before_the_bots_entry_time_is_still_the_exit() -> None:
+    key = "k123456789"
+    tp_cid = client_order_id("run00001", key, "t", 1)
+    entry_ts = 1_000_000
+    # the take-profit's market order (id 777) filled 20 s before the bot's entry_ts
+    fill = FillState(trade_id="55", order_id="777", symbol=SYM, side=OrderSide.SELL, price=110.0, quantity=0.01,
+                     fee=0.0, fee_asset="USDT", maker=False, realized_pnl=0.1, ts=entry_ts - 20_000)
+    trade = OpenTrade(trade_id="t1", symbol=SYM, side=PositionSide.LONG, strategy="s", entry_ts=entry_ts,
+                      entry_price=100.0, quantity=0.01, leverage=1.0, margin_mode=MarginMode.ISOLATED, key=key,
+                      stop_price=95.0, take_profit_price=110.0, tp_client_id=tp_cid)
+    info = await resolve_exit(_Venue(tp_cid, fill), trade, now_ms=entry_ts + 60_000)  # type: ignore[arg-type]
+    assert info.reason is ExitReason.TAKE_PROFIT
+    assert info.price == 110.0 and info.realised_pnl == pytest.approx(0.1)  # 0.01 x (110 - 100)
+    assert [f.trade_id for f in info.fills] == ["55"]
+
+
+async def test_take_profit_without_any_fill_is_booked_at_its_target_not_the_stop() -> None:
+    key = "k123456789"
+    tp_cid = client_order_id("run00001", key, "t", 1)
+    entry_ts = 1_000_000
+    far_before = FillState(trade_id="55", order_id="777", symbol=SYM, side=OrderSide.SELL, price=110.0,
+                           quantity=0.01, fee=0.0, fee_asset="USDT", maker=False, realized_pnl=0.1,
+                           ts=entry_ts - 3_600_000)  # outside every look-back: the venue lists no fill
+    trade = OpenTrade(trade_id="t1", symbol=SYM, side=PositionSide.LONG, strategy="s", entry_ts=entry_ts,
+                      entry_price=100.0, quantity=0.01, leverage=1.0, margin_mode=MarginMode.ISOLATED, key=key,
+                      stop_price=95.0, take_profit_price=110.0, tp_client_id=tp_cid)
+    venue: Any = _Venue(tp_cid, far_before)
+    info = await resolve_exit(venue, trade, now_ms=entry_ts + 60_000)
+    assert info.reason is ExitReason.TAKE_PROFIT
+    assert info.price == 110.0 and info.realised_pnl == pytest.approx(0.01 * (110.0 - 100.0))
