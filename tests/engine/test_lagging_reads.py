@@ -16,40 +16,17 @@ from typing import Any
 from bot.core.enums import IntentKind, OrderSide, OrderStatus, OrderType
 from bot.core.timeutil import to_ms
 from bot.data.store import MarketStore
-from bot.engine import Engine
-from bot.exchange.connect import connect
-from bot.execution.exchange import ExchangeExecutor
 from bot.execution.types import OrderState
-from bot.journal import Journal
-from bot.market.budget import RequestBudget
-from bot.market.live import LiveSource
-from bot.risk.files import RiskFiles
 from bot.risk.stops import ConditionalOrderInfo
-from bot.trading.feed import LiveFeed
 from bot.trading.protection import UnseenOrders
 from tests.engine import helpers
+from tests.engine.restart import open_engine
 from tests.engine.scripted import Scripted
 
 SYM = "ORCAUSDT"
 T0 = to_ms("2025-03-18T06:00:00Z")
 #: Longer than one test cycle takes, shorter than the bot's trust in a confirmed order (10 s).
 LAG_MS = 1500
-
-
-async def _engine(tmp_path: Path, emu: helpers.Emulator) -> tuple[Engine, Any, Journal]:
-    settings = helpers.engine_settings(tmp_path, base_url=emu.base_url, mode="testnet")
-    settings.universe.symbols = [SYM]
-    client = connect(settings)
-    client.enableRateLimit = False
-    executor = ExchangeExecutor(connect(settings), backoff_s=0.01, max_attempts=2)
-    executor.client.enableRateLimit = False
-    journal = Journal.open(settings.journal.url)
-    engine = Engine(settings, feed=LiveFeed(LiveSource(client, settings, budget=RequestBudget(10_000_000))),
-                    executor=executor, journal=journal,
-                    strategies={"scripted": Scripted({SYM: (T0, IntentKind.ENTER_LONG)}, stop_pct=0.05, tp_pct=0.10)},
-                    risk_files=RiskFiles.from_halt_file(tmp_path / "HALT"))
-    await engine.start()
-    return engine, client, journal
 
 
 def _resting(sim: Any, kind: OrderType) -> list[Any]:
@@ -60,7 +37,9 @@ async def test_stop_hidden_by_a_lagging_read_is_not_placed_twice(tmp_path: Path,
     store = MarketStore.load(sample_dir, symbols=[SYM])
     emu = await helpers.start(store, T0, [SYM], max_weight=10_000_000)
     await emu.control("scenario", {"order_visibility_lag_ms": LAG_MS})
-    engine, client, journal = await _engine(tmp_path, emu)
+    bot = await open_engine(tmp_path, emu, SYM, Scripted({SYM: (T0, IntentKind.ENTER_LONG)}, stop_pct=0.05,
+                                                          tp_pct=0.10))
+    engine = bot.engine
     sim = emu.state.exchange
     try:
         report = await engine.safe_cycle()  # entry, its stop and take-profit, then a lagging re-read
@@ -72,10 +51,8 @@ async def test_stop_hidden_by_a_lagging_read_is_not_placed_twice(tmp_path: Path,
         await engine.safe_cycle()  # the read shows them now: nothing to do
         visible = (len(_resting(sim, OrderType.STOP_MARKET)), len(_resting(sim, OrderType.TAKE_PROFIT_MARKET)))
         algo_posts = len([o for o in sim.all_orders(SYM, conditional=True)])
-        await engine.shutdown("completed")
     finally:
-        await client.close()
-        journal.close()
+        await bot.stop()
         await emu.close()
 
     assert sim.position(SYM) is not None

@@ -17,15 +17,8 @@ import sqlalchemy as sa
 from bot.core.enums import IntentKind
 from bot.core.timeutil import to_ms
 from bot.data.store import MarketStore
-from bot.engine import Engine
-from bot.exchange.connect import connect
-from bot.execution.exchange import ExchangeExecutor
-from bot.journal import Journal
-from bot.market.budget import RequestBudget
-from bot.market.live import LiveSource
-from bot.risk.files import RiskFiles
-from bot.trading.feed import LiveFeed
 from tests.engine import helpers
+from tests.engine.restart import open_engine
 from tests.engine.scripted import Scripted
 
 SYM = "ORCAUSDT"
@@ -39,21 +32,11 @@ async def test_a_5xx_during_start_reconciliation_blocks_trading_until_a_cycle_co
         tmp_path: Path, sample_dir: Path) -> None:
     store = MarketStore.load(sample_dir, symbols=[SYM])
     emu = await helpers.start(store, T0, [SYM], max_weight=10_000_000)
-    settings = helpers.engine_settings(tmp_path, base_url=emu.base_url, mode="testnet")
-    settings.universe.symbols = [SYM]
-    client = connect(settings)
-    client.enableRateLimit = False
-    executor = ExchangeExecutor(connect(settings), backoff_s=0.01, max_attempts=2)
-    executor.client.enableRateLimit = False
-    journal = Journal.open(settings.journal.url)
-    engine = Engine(settings, feed=LiveFeed(LiveSource(client, settings, budget=RequestBudget(10_000_000))),
-                    executor=executor, journal=journal,
-                    strategies={"scripted": Scripted({SYM: (T0, IntentKind.ENTER_LONG)})},
-                    risk_files=RiskFiles.from_halt_file(tmp_path / "HALT"))
     sim = emu.state.exchange
     try:
         await emu.control("faults", {"p_5xx": 1.0, "paths": [RECONCILE_READ]})
-        await engine.start()  # used to raise: one 5xx ended the process
+        bot = await open_engine(tmp_path, emu, SYM, Scripted({SYM: (T0, IntentKind.ENTER_LONG)}))  # used to raise
+        engine = bot.engine
         failed_reads = emu.state.faults.counts["5xx"]
         blocked = engine.trading_allowed
         report = await engine.safe_cycle()  # still failing: no entry while not reconciled
@@ -62,11 +45,9 @@ async def test_a_5xx_during_start_reconciliation_blocks_trading_until_a_cycle_co
         await engine.safe_cycle()  # reconciles: trading allowed from the next cycle
         allowed = engine.trading_allowed
         report = await engine.safe_cycle()
-        await engine.shutdown("completed")
-        events = _events(settings.journal.url)
+        await bot.stop()
+        events = _events(helpers.engine_settings(tmp_path).journal.url)
     finally:
-        await client.close()
-        journal.close()
         await emu.close()
 
     assert failed_reads >= 1 and blocked is False
