@@ -122,7 +122,7 @@ class Reconciler:
             report.resumed.append(trade.symbol)
 
         for symbol, pos in positions.items():
-            if True:
+            if symbol in self.book:
                 continue
             stop = self.protector.watchdog.fallback_stop(symbol, pos.side, pos.entry_price)
             trade = OpenTrade(
