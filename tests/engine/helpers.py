@@ -58,3 +58,59 @@ async def start(store: Any, start_ms: int, symbols: list[str], **config: Any) ->
 
 def hours(start_ms: int, end_ms: int) -> range:
     return range(start_ms, end_ms + 1, MS_PER_HOUR)
+
+
+@dataclass
+class EngineParts:
+    """A testnet engine on the real ccxt client against the emulator, with what a test inspects."""
+
+    engine: Any
+    executor: Any
+    client: Any
+    journal: Any
+
+    async def stop(self) -> None:
+        """Stop as a bot does (the stops stay on the exchange) and release the clients and journal."""
+        await self.engine.shutdown("completed")
+        await self.client.close()
+        self.journal.close()
+
+
+async def build_engine(tmp_path: Path, emu: Emulator, symbols: list[str], strategy: Any, *,
+                       executor_cls: Any = None, risk: dict[str, Any] | None = None,
+                       strategy_cfg: dict[str, Any] | None = None, start: bool = True) -> EngineParts:
+    """Build (and by default start) an engine trading ``symbols`` with ``strategy`` as its
+    "scripted" strategy, in testnet mode against ``emu``.
+
+    Every engine test repeated this set-up. ``risk`` overrides risk settings (the cooldown is 0
+    unless given), ``strategy_cfg`` fields of the strategy's config; ``executor_cls`` is an
+    ``ExchangeExecutor`` subclass with test hooks on the wire. Fast retries: the executor backs
+    off 0.01 s and tries twice.
+    """
+    from bot.engine import Engine
+    from bot.exchange.connect import connect
+    from bot.execution.exchange import ExchangeExecutor
+    from bot.journal import Journal
+    from bot.market.budget import RequestBudget
+    from bot.market.live import LiveSource
+    from bot.risk.files import RiskFiles
+    from bot.trading.feed import LiveFeed
+
+    settings = engine_settings(tmp_path, base_url=emu.base_url, mode="testnet", **(risk or {}))
+    settings.universe.symbols = list(symbols)
+    cfg = settings.strategies["scripted"]
+    cfg.stop_loss_pct = getattr(strategy, "stop_pct", cfg.stop_loss_pct)
+    cfg.take_profit_pct = getattr(strategy, "tp_pct", cfg.take_profit_pct)
+    for name, value in (strategy_cfg or {}).items():
+        setattr(cfg, name, value)
+    client = connect(settings)
+    client.enableRateLimit = False
+    executor = (executor_cls or ExchangeExecutor)(connect(settings), backoff_s=0.01, max_attempts=2)
+    executor.client.enableRateLimit = False
+    journal = Journal.open(settings.journal.url)
+    engine = Engine(settings, feed=LiveFeed(LiveSource(client, settings, budget=RequestBudget(10_000_000))),
+                    executor=executor, journal=journal, strategies={"scripted": strategy},
+                    risk_files=RiskFiles.from_halt_file(tmp_path / "HALT"))
+    if start:
+        await engine.start()
+    return EngineParts(engine, executor, client, journal)
