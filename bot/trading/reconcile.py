@@ -206,7 +206,12 @@ class Reconciler:
         booked = reader.funding(trade_id=view.id)
         funding = sum(float(f.amount) for f in booked)
         funding_through = max((int(f.ts.timestamp() * 1000) for f in booked), default=None)
-        fees = sum(float(f.fee_in_usdt) for f in reader.fills(trade_id=view.id))  # BNB fees in USDT
+        # The entry's fees only (BNB ones at their USDT value), as a running trade holds them: the
+        # exit's fees come with the exit's resolution. An exit fill journaled by the run that was
+        # killed before it closed the trade was otherwise counted twice (found by the soak). A
+        # one-way position is entered on one side and closed whole on the other.
+        entry_side = PositionSide(view.side).entry_order_side.value
+        fees = sum(float(f.fee_in_usdt) for f in reader.fills(trade_id=view.id) if f.side.lower() == entry_side)
         return OpenTrade(
             trade_id=view.id, symbol=view.symbol, side=PositionSide(view.side), strategy=view.strategy,
             entry_ts=entry_ms, entry_price=float(view.entry_price), quantity=float(view.quantity),

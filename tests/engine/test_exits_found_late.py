@@ -113,3 +113,34 @@ async def test_take_profit_without_any_fill_is_booked_at_its_target_not_the_stop
     info = await resolve_exit(venue, trade, now_ms=entry_ts + 60_000)
     assert info.reason is ExitReason.TAKE_PROFIT
     assert info.price == 110.0 and info.realised_pnl == pytest.approx(0.01 * (110.0 - 100.0))
+
+
+async def test_exit_fill_journaled_before_a_kill_is_not_counted_twice(tmp_path: Path, sample_dir: Path) -> None:
+    """The run sends its own market exit, journals the fill, and is killed before it closes the
+    trade; the next run's reconciliation closes it. Fees = the entry's and the exit's commission
+    as the venue charged them, once each (the soak found the exit's counted twice)."""
+    emu = await helpers.start(MarketStore.load(sample_dir, symbols=[SYM]), T0, [SYM], max_weight=10_000_000)
+    strategy = Scripted({SYM: (T0, IntentKind.ENTER_LONG)}, stop_pct=0.30, tp_pct=0.30, leverage=1.0)
+    try:
+        bot = await open_engine(tmp_path, emu, SYM, strategy)
+        await bot.engine.safe_cycle()
+        strategy.held.add(SYM)
+        pos = emu.state.exchange.position(SYM)
+        assert pos is not None and bot.engine.protector is not None
+        await bot.engine.protector.close_at_market(SYM, OrderSide.SELL, abs(pos.quantity), ExitReason.SIGNAL,
+                                                   trade=bot.engine.book.get(SYM))
+        bot.engine.journal.flush()  # the exit's order and fill reached the journal, then the kill
+        await bot.client.close()
+        bot.journal.close()
+        assert emu.state.exchange.position(SYM) is None
+        commissions = [t.fee for t in emu.state.exchange.user_trades(SYM)]
+        bot = await open_engine(tmp_path, emu, SYM, strategy)  # the reconciliation closes the trade
+        await bot.stop()
+    finally:
+        await emu.close()
+    with JournalReader(helpers.engine_settings(tmp_path).journal.url) as reader:
+        (trade,) = reader.trades()
+        fills = reader.fills(trade_id=trade.id)
+    assert len(commissions) == 2 and all(c > 0 for c in commissions), "the entry and the exit, each charged"
+    assert len(fills) == 2
+    assert float(trade.fees) == pytest.approx(sum(commissions), abs=1e-8)
