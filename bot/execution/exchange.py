@@ -104,7 +104,7 @@ class ExchangeExecutor(Executor):
         self._rng = random.Random(seed)
         self._foreign_reported: set[str] = set()
         #: values fees paid in BNB (or any asset but USDT) in USDT at the fill time
-        self.fees = FeeConverter(client)
+        self.fees = FeeConverter(client, attempts=max(1, min(max_attempts, 3)), backoff_s=backoff_s)
         #: -1021 answers that were healed by a time resync (see :func:`install_clock_resync`)
         self.clock_resyncs = 0
 

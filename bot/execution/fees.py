@@ -14,6 +14,7 @@ counted as if it were USDT, and a failed read never raises into the trading loop
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -35,8 +36,12 @@ WarningSink = Callable[[str, dict[str, Any]], None]
 class FeeConverter:
     """Adds ``fee_usdt`` to fills whose fee is paid in another asset (see the module docstring)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, attempts: int = 3, backoff_s: float = 0.2) -> None:
         self.client = client
+        #: reads of a price before falling back to the latest known one: a single 5xx or timeout
+        #: (routine on Binance) must not value a fee at a stale price (the soak found two)
+        self.attempts = max(1, attempts)
+        self.backoff_s = backoff_s
         self.on_warning: WarningSink | None = None
         self._cache: dict[tuple[str, int], float] = {}
         self._latest: dict[str, tuple[int, float]] = {}  # asset -> (ts, price) of the newest price read
@@ -59,7 +64,7 @@ class FeeConverter:
         if key in self._cache:
             return self._cache[key]
         try:
-            price = await self._read(asset, ts)
+            price = await self._read_retrying(asset, ts)
         except (ccxt.BaseError, KeyError, ValueError, TypeError, IndexError) as exc:
             return self._fallback(asset, ts, fill, f"{type(exc).__name__}: {str(exc)[:120]}")
         if price is None:
@@ -68,6 +73,17 @@ class FeeConverter:
         if asset not in self._latest or ts >= self._latest[asset][0]:
             self._latest[asset] = (ts, price)
         return price
+
+    async def _read_retrying(self, asset: str, ts: int) -> float | None:
+        """:meth:`_read`, again after a transient venue error (5xx, timeout, 429), with backoff."""
+        for attempt in range(self.attempts):
+            try:
+                return await self._read(asset, ts)
+            except ccxt.OperationFailed:
+                if attempt == self.attempts - 1:
+                    raise
+                await asyncio.sleep(self.backoff_s * 2**attempt)
+        return None
 
     async def _read(self, asset: str, ts: int) -> float | None:
         """Close of the last candle of ``<asset>/USDT:USDT`` closed at or before ``ts``."""

@@ -15,6 +15,7 @@ old behaviour), the fees would be about 1/700 of that.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,46 @@ async def test_an_unreadable_bnb_price_uses_the_latest_known_one_and_is_journale
     journal.close()
     assert len(events) == 1 and events[0].severity == "warning"
     assert "latest known BNB price" in events[0].message and second.trade_id in events[0].message
+
+
+async def test_one_failed_bnb_price_read_is_retried_not_valued_at_a_stale_price(tmp_path: Path) -> None:
+    """The first klines read for the exit's BNB price answers 5xx, the retry succeeds: the fee is
+    valued at the 08:00 BNB price, not at the entry's, and no warning is journaled (the soak
+    found two fees valued at a stale price after one routine 5xx)."""
+    emu = await _emulator(tmp_path)
+    settings = helpers.engine_settings(tmp_path, base_url=emu.base_url, mode="testnet")
+    # the retry waits 0.3 s: ample time for the healer to switch the 5xx off before it
+    executor = ExchangeExecutor(connect(settings), backoff_s=0.3, max_attempts=3)
+    executor.client.enableRateLimit = False
+    journal = Journal.open(settings.journal.url)
+    journal.start_run("testnet", "cfg", "test")
+    OrderRouter(executor, journal)
+    healer = None
+    try:
+        await executor.start()
+        await executor.client.create_order("ORCA/USDT:USDT", "market", "buy", 100)
+        await executor.fills(SYM, T0)
+        await emu.set_time(T0 + 2 * MS_PER_HOUR)
+        await executor.client.create_order("ORCA/USDT:USDT", "market", "sell", 100)
+        await emu.control("faults", {"p_5xx": 1.0, "paths": ["/fapi/v1/klines"]})
+        healer = asyncio.create_task(_heal_after_first_5xx(emu))
+        _, second = await executor.fills(SYM, T0)
+    finally:
+        if healer is not None:
+            healer.cancel()
+        await executor.close()
+        await emu.close()
+    journal.flush()
+    assert emu.state.faults.counts["5xx"] == 1
+    assert second.fee_usdt == pytest.approx(second.fee * bnb_close_at(T0 + 2 * MS_PER_HOUR), abs=1e-12)
+    assert bnb_close_at(T0 + 2 * MS_PER_HOUR) != bnb_close_at(T0)
+    with JournalReader(settings.journal.url) as reader:
+        events = reader.events(kind="fee_conversion")
+    journal.close()
+    assert events == []
+
+
+async def _heal_after_first_5xx(emu: helpers.Emulator) -> None:
+    while emu.state.faults.counts["5xx"] < 1:
+        await asyncio.sleep(0.002)
+    await emu.control("faults", {"p_5xx": 0.0, "paths": []})
