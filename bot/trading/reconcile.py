@@ -74,6 +74,10 @@ class Reconciler:
         self.funding = funding
         #: per resumed trade: the most favourable mark the journal observed since its entry
         self._best_seen: dict[str, float | None] = {}
+        #: client ids of the market exits earlier runs sent, with the reason they were sent for
+        #: (journaled as order purpose ``exit:<reason>``): a time stop that filled just before a
+        #: kill is attributed as a time stop, not as a manual close
+        self._own_exits: dict[str, ExitReason] = {}
 
     async def run(self, now: int) -> ReconcileReport:
         report = ReconcileReport()
@@ -100,7 +104,7 @@ class Reconciler:
         for trade in list(self.book):
             pos = positions.get(trade.symbol)
             if pos is None:
-                info = await resolve_exit(self.executor, trade, now_ms=now)
+                info = await resolve_exit(self.executor, trade, now_ms=now, own_exit_reason=self._own_exits)
                 journal_exit_fills(self.journal, trade, info, info.reason)
                 self.journal.record_trade_exit(trade.trade_id, exit_ts=info.ts, exit_price=info.price,
                                                exit_reason=info.reason, realised_pnl=info.realised_pnl,
@@ -195,6 +199,9 @@ class Reconciler:
         order_ids: dict[str, str] = {}
         for order in reader.orders(trade_id=view.id):
             order_ids[order.client_order_id] = order.id
+            reason = _exit_reason(order.purpose)
+            if reason is not None:
+                self._own_exits[order.client_order_id] = reason
             parsed = parse_client_order_id(order.client_order_id)
             if parsed is not None and key is None:
                 key = parsed[1]  # the key every client id of this trade was derived from
@@ -265,6 +272,16 @@ def resumed_best_price(side: PositionSide, stop: float, trailing: TrailingSpec |
     if not candidates:
         return None
     return max(candidates) if sign > 0 else min(candidates)
+
+
+def _exit_reason(purpose: str | None) -> ExitReason | None:
+    """The reason of a market exit journaled with purpose ``exit:<reason>``; None for other orders."""
+    if not purpose or not purpose.startswith("exit:"):
+        return None
+    try:
+        return ExitReason(purpose.removeprefix("exit:"))
+    except ValueError:
+        return None
 
 
 def _summary(report: ReconcileReport) -> str:

@@ -144,3 +144,4 @@ async def test_exit_fill_journaled_before_a_kill_is_not_counted_twice(tmp_path: 
     assert len(commissions) == 2 and all(c > 0 for c in commissions), "the entry and the exit, each charged"
     assert len(fills) == 2
     assert float(trade.fees) == pytest.approx(sum(commissions), abs=1e-8)
+    assert trade.exit_reason == "signal", "the exit this bot sent, for the reason it sent it"
