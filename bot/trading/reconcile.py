@@ -33,7 +33,7 @@ from bot.execution.ids import PREFIX, intent_key, parse_client_order_id
 from bot.journal import Journal
 from bot.risk.stops import ProtectionPlan, TrailingSpec
 from bot.trading.book import OpenTrade, TradeBook
-from bot.trading.exits import journal_exit_fills, resolve_exit
+from bot.trading.exits import EXIT_FILL_SLACK_MS, journal_exit_fills, resolve_exit
 from bot.trading.funding import FundingLedger
 from bot.trading.protection import Protector
 
@@ -85,6 +85,7 @@ class Reconciler:
         positions = {p.symbol: p for p in await self.executor.positions()}
         self.journal.flush()
         reader = self.journal.reader()
+        entries: list[tuple[OpenTrade, Any]] = []
         try:
             journal_open = reader.open_trades()
             for view in journal_open:
@@ -94,8 +95,13 @@ class Reconciler:
                     continue
                 self.book.add(trade)
                 self._best_seen[trade.trade_id] = self._observed_best(trade, reader)
+                entry = self._entry_order(trade, reader)
+                if entry is not None:
+                    entries.append((trade, entry))
         finally:
             reader.close()
+        for trade, entry in entries:
+            await self._journal_missing_entry_fills(trade, entry)
 
         if self.funding is not None:  # before closing anything: a vanished trade closes with its funding
             self.funding.resume(now)
@@ -192,6 +198,43 @@ class Reconciler:
         if not marks:
             return None
         return max(marks) if trade.side is PositionSide.LONG else min(marks)
+
+    @staticmethod
+    def _entry_order(trade: OpenTrade, reader: Any) -> Any:
+        """The journal's entry order of ``trade`` (recorded before the trade existed, so not
+        linked to it): the order of its symbol whose client id carries the trade's key and role e."""
+        for order in reader.orders(symbol=trade.symbol):
+            parsed = parse_client_order_id(order.client_order_id)
+            if parsed is not None and parsed[1] == trade.key[:10] and parsed[2] == "e":
+                return order
+        return None
+
+    async def _journal_missing_entry_fills(self, trade: OpenTrade, entry: Any) -> None:
+        """Journal the entry fills a killed run never journaled, and add their fees to the trade.
+
+        The trade row is written from the entry's answer before its fills are read (so a stop
+        never waits on that read); a run killed between the two left the entry's fills only on
+        the venue (found by the soak: the journal then misses a fill and its fee). Read here,
+        by the entry's venue order id, once each (``record_fill(once=True)``).
+        """
+        if not entry.exchange_order_id:
+            return
+        try:
+            fills = await self.executor.fills(trade.symbol, trade.entry_ts - EXIT_FILL_SLACK_MS)
+        except Exception as exc:  # the read is retried at the next reconciliation or restart
+            logger.warning("entry fills of {} not read ({}): retried at the next reconciliation", trade.symbol,
+                           type(exc).__name__)
+            return
+        for fill in fills:
+            if fill.order_id != entry.exchange_order_id or \
+                    self.journal.fill_journaled(fill.symbol, fill.trade_id, trade.trade_id):
+                continue
+            self.journal.record_fill(
+                entry.id, ts=fill.ts, symbol=fill.symbol, side=fill.side, price=fill.price, quantity=fill.quantity,
+                fee=fill.fee, fee_asset=fill.fee_asset, is_maker=fill.maker, exchange_trade_id=fill.trade_id,
+                trade_id=trade.trade_id, once=True,
+                fee_usdt=None if fill.fee_asset.upper() == "USDT" else fill.fee_usdt)
+            trade.fees += fill.fee_in_usdt
 
     def _trade_from_journal(self, view: Any, reader: Any) -> OpenTrade:
         stop_cid = tp_cid = None

@@ -145,3 +145,35 @@ async def test_exit_fill_journaled_before_a_kill_is_not_counted_twice(tmp_path: 
     assert len(fills) == 2
     assert float(trade.fees) == pytest.approx(sum(commissions), abs=1e-8)
     assert trade.exit_reason == "signal", "the exit this bot sent, for the reason it sent it"
+
+
+async def test_entry_fill_a_killed_run_never_journaled_is_journaled_at_restart(tmp_path: Path,
+                                                                              sample_dir: Path) -> None:
+    """The run writes the trade row from the entry's answer, places the stop, then cannot read the
+    entry's fills (every userTrades read answers 5xx) and is killed before the next cycle's retry.
+    The next run's reconciliation journals the entry fill, as the venue lists it, with its fee on
+    the trade (the soak found the fill and its fee missing from the journal)."""
+    emu = await helpers.start(MarketStore.load(sample_dir, symbols=[SYM]), T0, [SYM], max_weight=10_000_000)
+    strategy = Scripted({SYM: (T0, IntentKind.ENTER_LONG)}, stop_pct=0.30, tp_pct=0.30, leverage=1.0)
+    try:
+        bot = await open_engine(tmp_path, emu, SYM, strategy)
+        await emu.control("faults", {"p_5xx": 1.0, "paths": ["/fapi/v1/userTrades"]})
+        await bot.engine.safe_cycle()
+        strategy.held.add(SYM)
+        assert emu.state.exchange.position(SYM) is not None
+        bot.engine.journal.flush()
+        await bot.client.close()  # killed: no shutdown, the pending fill read never retried
+        bot.journal.close()
+        await emu.control("faults", {"p_5xx": 0.0, "paths": []})
+        (venue_fill,) = emu.state.exchange.user_trades(SYM)
+        bot = await open_engine(tmp_path, emu, SYM, strategy)
+        resumed_fees = bot.engine.book.get(SYM).fees  # type: ignore[union-attr]
+        await bot.stop()
+    finally:
+        await emu.close()
+    with JournalReader(helpers.engine_settings(tmp_path).journal.url) as reader:
+        (trade,) = reader.trades()
+        fills = reader.fills(trade_id=trade.id)
+    assert [(f.exchange_trade_id, float(f.price), float(f.quantity)) for f in fills] == [
+        (str(venue_fill.trade_id), pytest.approx(venue_fill.price), pytest.approx(venue_fill.quantity))]
+    assert resumed_fees == pytest.approx(venue_fill.fee, abs=1e-9) and venue_fill.fee > 0
