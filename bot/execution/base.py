@@ -71,7 +71,7 @@ class Executor(ABC):
         (client ids ``autoclose-...`` / ``adl_autoclose``); empty where the venue cannot say."""
         return []
 
-    async def symbol_status(self, symbol: str) -> str | None:
+    async def symbol_status(self, symbol: str, *, fresh: bool = False) -> str | None:
         """The venue's status of ``symbol`` now (Binance ``TRADING``, ``SETTLING``, ``CLOSE`` ...);
         None where it cannot say. Only ``TRADING`` takes new positions."""
         return None

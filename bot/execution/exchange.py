@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from typing import Any
 
 import ccxt.async_support as ccxt
@@ -52,6 +53,8 @@ _CCXT_TYPE = {
 #: Outcomes where the order may or may not exist on the venue: look it up before retrying.
 #: OperationFailed is Binance's -1001/-1000 "unknown error, check the status" (HTTP 5xx) and the
 #: parent of every NetworkError (timeouts, 429/418 as DDoSProtection, exchange not available).
+#: How long one exchangeInfo read answers :meth:`ExchangeExecutor.symbol_status` (seconds).
+SYMBOL_STATUS_TTL_S = 60.0
 _UNKNOWN_OUTCOME = (ccxt.OperationFailed, ccxt.ExchangeNotAvailable)
 #: Refusals that prove the order never reached Binance's matching engine, so sending the same
 #: request again cannot make a second order: HTTP 429/418 (request-weight limit, ban, and the
@@ -103,6 +106,8 @@ class ExchangeExecutor(Executor):
         self._setup_done: dict[str, tuple[int, MarginMode]] = {}
         self._rng = random.Random(seed)
         self._foreign_reported: set[str] = set()
+        #: (monotonic time read, symbol -> exchangeInfo status), see :meth:`symbol_status`
+        self._statuses: tuple[float, dict[str, str]] | None = None
         #: values fees paid in BNB (or any asset but USDT) in USDT at the fill time
         self.fees = FeeConverter(client, attempts=max(1, min(max_attempts, 3)), backoff_s=backoff_s)
         #: -1021 answers that were healed by a time resync (see :func:`install_clock_resync`)
@@ -475,18 +480,27 @@ class ExchangeExecutor(Executor):
             out.append(order_from_ccxt(parsed))
         return out
 
-    async def symbol_status(self, symbol: str) -> str | None:
-        """``exchangeInfo``'s status of ``symbol`` (weight 1), read fresh: ccxt's markets are loaded
-        once and would not show a delisting. None when the read fails or the symbol is unknown."""
-        try:
-            info = await self._retry(lambda: self.client.fapiPublicGetExchangeInfo())
-        except ccxt.BaseError as exc:
-            logger.warning("exchangeInfo read failed ({}): {} status unknown", type(exc).__name__, symbol)
-            return None
-        for row in info.get("symbols", []) if isinstance(info, dict) else []:
-            if isinstance(row, dict) and row.get("symbol") == symbol:
-                return str(row.get("status") or row.get("contractStatus") or "") or None
-        return None
+    async def symbol_status(self, symbol: str, *, fresh: bool = False) -> str | None:
+        """``exchangeInfo``'s status of ``symbol``: ccxt's markets are loaded once and would not
+        show a delisting. None when the read fails or the symbol is unknown.
+
+        One ``exchangeInfo`` read (every symbol of the venue, hundreds of KB on Binance) serves
+        every symbol for :data:`SYMBOL_STATUS_TTL_S`: the engine asks per entry intent, and a
+        delisting is announced days ahead, so a minute-old status loses nothing while a read per
+        intent would weigh on the trading loop (a refused entry is handled anyway). ``fresh``
+        reads now: attributing a vanished position to a settlement needs the status of this moment.
+        """
+        now = time.monotonic()
+        if fresh or self._statuses is None or now - self._statuses[0] > SYMBOL_STATUS_TTL_S:
+            try:
+                info = await self._retry(lambda: self.client.fapiPublicGetExchangeInfo())
+            except ccxt.BaseError as exc:
+                logger.warning("exchangeInfo read failed ({}): {} status unknown", type(exc).__name__, symbol)
+                return None
+            rows = info.get("symbols", []) if isinstance(info, dict) else []
+            self._statuses = (now, {str(r.get("symbol")): str(r.get("status") or r.get("contractStatus") or "")
+                                    for r in rows if isinstance(r, dict) and r.get("symbol")})
+        return self._statuses[1].get(symbol) or None
 
     # -- helpers -----------------------------------------------------------------------------
 

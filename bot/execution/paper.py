@@ -159,7 +159,7 @@ class PaperExecutor(Executor):
     async def liquidations(self, symbol: str, since_ms: int | None = None) -> list[OrderState]:
         return [order_state(o) for o in self.sim.force_orders(symbol, start_ms=since_ms)]
 
-    async def symbol_status(self, symbol: str) -> str | None:
+    async def symbol_status(self, symbol: str, *, fresh: bool = False) -> str | None:
         return str(self.sim.symbol_status(symbol))
 
 

@@ -65,7 +65,7 @@ async def resolve_exit(executor: Executor, trade: OpenTrade, *, now_ms: int,
                 exit_order_ids |= {i for i in (order.exchange_id, order.actual_order_id) if i}
                 break
         else:
-            status = await executor.symbol_status(trade.symbol)
+            status = await executor.symbol_status(trade.symbol, fresh=True)
             if status is not None and status != "TRADING":  # delisted: settled at the delivery price
                 reason, note = ExitReason.SETTLEMENT, f"settled at the delivery price: {trade.symbol} is {status}"
     chosen = [f for f in closing if f.order_id in exit_order_ids] if exit_order_ids else []

@@ -148,3 +148,36 @@ async def test_a_delisted_symbol_is_settled_never_reentered_and_others_trade_on(
         await client.close()
         journal.close()
         await emu.close()
+
+
+async def test_one_exchange_info_read_answers_every_symbols_status(tmp_path: Path, sample_dir: Path) -> None:
+    """The engine asks a symbol's status per entry intent: one exchangeInfo read (every symbol of
+    the venue) serves all of them for a minute; ``fresh`` reads again (exit attribution)."""
+    from bot.core.timeutil import to_ms as _to_ms
+    from bot.data.store import MarketStore as _Store
+    from bot.exchange.connect import connect as _connect
+    from bot.execution.exchange import ExchangeExecutor as _Executor
+
+    symbols = ["BTCUSDT", "ORCAUSDT"]
+    emu = await helpers.start(_Store.load(sample_dir, symbols=symbols), _to_ms("2025-03-18T06:00:00Z"), symbols,
+                              max_weight=10_000_000)
+    executor = _Executor(_connect(helpers.engine_settings(tmp_path, base_url=emu.base_url, mode="testnet")))
+    executor.client.enableRateLimit = False
+    reads = 0
+    real = executor.client.fapiPublicGetExchangeInfo
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return await real(*args, **kwargs)
+
+    executor.client.fapiPublicGetExchangeInfo = counted
+    try:
+        statuses = [await executor.symbol_status(s) for s in (*symbols, *symbols)]
+        cached_reads = reads
+        fresh = await executor.symbol_status("BTCUSDT", fresh=True)
+    finally:
+        await executor.close()
+        await emu.close()
+    assert statuses == ["TRADING"] * 4
+    assert cached_reads == 1 and reads == 2 and fresh == "TRADING"

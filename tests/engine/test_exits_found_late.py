@@ -79,7 +79,7 @@ class _Venue:
                           type=OrderType.TAKE_PROFIT_MARKET, status=OrderStatus.FILLED, quantity=0.01,
                           filled=0.01, is_conditional=True, actual_order_id="777")
 
-    async def symbol_status(self, symbol: str) -> str:
+    async def symbol_status(self, symbol: str, *, fresh: bool = False) -> str:
         return "TRADING"
 
 
