@@ -22,15 +22,10 @@ import pytest
 
 from bot.core.enums import IntentKind
 from bot.core.timeutil import MS_PER_HOUR, to_ms
-from bot.engine import Engine
 from bot.exchange.connect import connect
 from bot.execution.exchange import ExchangeExecutor
 from bot.journal import Journal
 from bot.journal.reader import JournalReader
-from bot.market.budget import RequestBudget
-from bot.market.live import LiveSource
-from bot.risk.files import RiskFiles
-from bot.trading.feed import LiveFeed
 from bot.trading.orders import OrderRouter
 from tests.engine import helpers
 from tests.engine.bnb_store import bnb_close_at, load_bnb_store
@@ -51,17 +46,10 @@ async def _emulator(tmp_path: Path) -> helpers.Emulator:
 async def test_a_trade_with_bnb_fees_books_their_usdt_value(tmp_path: Path) -> None:
     emu = await _emulator(tmp_path)
     settings = helpers.engine_settings(tmp_path, base_url=emu.base_url, mode="testnet")
-    settings.universe.symbols = [SYM]
     strategy = Scripted({SYM: (T0, IntentKind.ENTER_LONG)}, stop_pct=0.30, tp_pct=None, leverage=1.0,
                         exits={SYM: T0 + 2 * MS_PER_HOUR})
-    client = connect(settings)
-    client.enableRateLimit = False
-    executor = ExchangeExecutor(connect(settings), backoff_s=0.01, max_attempts=2)
-    executor.client.enableRateLimit = False
-    journal = Journal.open(settings.journal.url)
-    engine = Engine(settings, feed=LiveFeed(LiveSource(client, settings, budget=RequestBudget(10_000_000))),
-                    executor=executor, journal=journal, strategies={"scripted": strategy},
-                    risk_files=RiskFiles.from_halt_file(tmp_path / "HALT"))
+    parts = await helpers.build_engine(tmp_path, emu, [SYM], strategy, start=False)
+    engine, executor, client, journal = parts.engine, parts.executor, parts.client, parts.journal
     try:
         await engine.start()
         await engine.safe_cycle()  # entry at 06:00

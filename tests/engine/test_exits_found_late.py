@@ -49,14 +49,26 @@ async def test_take_profit_hit_while_down_is_journaled_with_the_venues_fill(tmp_
         await bot.stop()
     finally:
         await emu.close()
-    with JournalReader(helpers.engine_settings(tmp_path).journal.url) as reader:
-        (trade,) = reader.trades()
-        fills = reader.fills(trade_id=trade.id)
+    trade, fills = _the_trade_and_its_fills(tmp_path)
     journaled = sorted((f.exchange_trade_id, float(f.price), float(f.quantity)) for f in fills)
     assert len(venue) == 2, "the entry and the take-profit"
     assert journaled == sorted((tid, pytest.approx(p), pytest.approx(q)) for tid, p, q in venue)
     assert trade.exit_reason == "take_profit"
     assert float(trade.exit_price) == pytest.approx(venue[-1][1])
+
+
+def _the_trade_and_its_fills(tmp_path: Path) -> tuple[Any, list[Any]]:
+    """The journal's only trade and its fills."""
+    with JournalReader(helpers.engine_settings(tmp_path).journal.url) as reader:
+        (trade,) = reader.trades()
+        return trade, reader.fills(trade_id=trade.id)
+
+
+async def _kill(bot: Any) -> None:
+    """The process dies: what was journaled so far is on disk, nothing is shut down or retried."""
+    bot.engine.journal.flush()
+    await bot.client.close()
+    bot.journal.close()
 
 
 class _Venue:
@@ -129,18 +141,14 @@ async def test_exit_fill_journaled_before_a_kill_is_not_counted_twice(tmp_path: 
         assert pos is not None and bot.engine.protector is not None
         await bot.engine.protector.close_at_market(SYM, OrderSide.SELL, abs(pos.quantity), ExitReason.SIGNAL,
                                                    trade=bot.engine.book.get(SYM))
-        bot.engine.journal.flush()  # the exit's order and fill reached the journal, then the kill
-        await bot.client.close()
-        bot.journal.close()
+        await _kill(bot)  # the exit's order and fill reached the journal, then the kill
         assert emu.state.exchange.position(SYM) is None
         commissions = [t.fee for t in emu.state.exchange.user_trades(SYM)]
         bot = await open_engine(tmp_path, emu, SYM, strategy)  # the reconciliation closes the trade
         await bot.stop()
     finally:
         await emu.close()
-    with JournalReader(helpers.engine_settings(tmp_path).journal.url) as reader:
-        (trade,) = reader.trades()
-        fills = reader.fills(trade_id=trade.id)
+    trade, fills = _the_trade_and_its_fills(tmp_path)
     assert len(commissions) == 2 and all(c > 0 for c in commissions), "the entry and the exit, each charged"
     assert len(fills) == 2
     assert float(trade.fees) == pytest.approx(sum(commissions), abs=1e-8)
@@ -161,9 +169,7 @@ async def test_entry_fill_a_killed_run_never_journaled_is_journaled_at_restart(t
         await bot.engine.safe_cycle()
         strategy.held.add(SYM)
         assert emu.state.exchange.position(SYM) is not None
-        bot.engine.journal.flush()
-        await bot.client.close()  # killed: no shutdown, the pending fill read never retried
-        bot.journal.close()
+        await _kill(bot)  # no shutdown: the pending fill read is never retried
         await emu.control("faults", {"p_5xx": 0.0, "paths": []})
         (venue_fill,) = emu.state.exchange.user_trades(SYM)
         bot = await open_engine(tmp_path, emu, SYM, strategy)
@@ -171,9 +177,7 @@ async def test_entry_fill_a_killed_run_never_journaled_is_journaled_at_restart(t
         await bot.stop()
     finally:
         await emu.close()
-    with JournalReader(helpers.engine_settings(tmp_path).journal.url) as reader:
-        (trade,) = reader.trades()
-        fills = reader.fills(trade_id=trade.id)
+    _, fills = _the_trade_and_its_fills(tmp_path)
     assert [(f.exchange_trade_id, float(f.price), float(f.quantity)) for f in fills] == [
         (str(venue_fill.trade_id), pytest.approx(venue_fill.price), pytest.approx(venue_fill.quantity))]
     assert resumed_fees == pytest.approx(venue_fill.fee, abs=1e-9) and venue_fill.fee > 0
