@@ -28,6 +28,7 @@ from loguru import logger
 
 from bot.config import StrategyConfig
 from bot.core.enums import ExitReason, MarginMode, PositionSide
+from bot.core.timeutil import MS_PER_DAY
 from bot.execution.base import Executor
 from bot.execution.ids import PREFIX, intent_key, parse_client_order_id
 from bot.journal import Journal
@@ -78,6 +79,8 @@ class Reconciler:
         #: (journaled as order purpose ``exit:<reason>``): a time stop that filled just before a
         #: kill is attributed as a time stop, not as a manual close
         self._own_exits: dict[str, ExitReason] = {}
+        #: resumed trades whose entry fills the journal already has (no venue read for them)
+        self._entry_fills_journaled: set[str] = set()
 
     async def run(self, now: int) -> ReconcileReport:
         report = ReconcileReport()
@@ -95,9 +98,10 @@ class Reconciler:
                     continue
                 self.book.add(trade)
                 self._best_seen[trade.trade_id] = self._observed_best(trade, reader)
-                entry = self._entry_order(trade, reader)
-                if entry is not None:
-                    entries.append((trade, entry))
+                if trade.trade_id not in self._entry_fills_journaled:  # else nothing to read from the venue
+                    entry = self._entry_order(trade, reader)
+                    if entry is not None:
+                        entries.append((trade, entry))
         finally:
             reader.close()
         for trade, entry in entries:
@@ -203,7 +207,8 @@ class Reconciler:
     def _entry_order(trade: OpenTrade, reader: Any) -> Any:
         """The journal's entry order of ``trade`` (recorded before the trade existed, so not
         linked to it): the order of its symbol whose client id carries the trade's key and role e."""
-        for order in reader.orders(symbol=trade.symbol):
+        # sent at most a day before its fill (the trade's entry time): not the symbol's whole history
+        for order in reader.orders(symbol=trade.symbol, since=trade.entry_ts - MS_PER_DAY):
             parsed = parse_client_order_id(order.client_order_id)
             if parsed is not None and parsed[1] == trade.key[:10] and parsed[2] == "e":
                 return order
@@ -261,7 +266,10 @@ class Reconciler:
         # killed before it closed the trade was otherwise counted twice (found by the soak). A
         # one-way position is entered on one side and closed whole on the other.
         entry_side = PositionSide(view.side).entry_order_side.value
-        fees = sum(float(f.fee_in_usdt) for f in reader.fills(trade_id=view.id) if f.side.lower() == entry_side)
+        entry_fills = [f for f in reader.fills(trade_id=view.id) if f.side.lower() == entry_side]
+        if entry_fills:
+            self._entry_fills_journaled.add(view.id)
+        fees = sum(float(f.fee_in_usdt) for f in entry_fills)
         return OpenTrade(
             trade_id=view.id, symbol=view.symbol, side=PositionSide(view.side), strategy=view.strategy,
             entry_ts=entry_ms, entry_price=float(view.entry_price), quantity=float(view.quantity),
