@@ -243,6 +243,23 @@ def pnl_vs_income(journal_net: float, income_net: float, tolerance: float = PNL_
                                       f"(difference {gap:+.4f}, tolerance {tolerance})")]
 
 
+def state_key(open_trades: Iterable[Position], fills: int, closed_trades: int, positions: Iterable[Position],
+              conditionals: Iterable[Conditional], orders: Iterable[dict], trades: int, income_rows: int) -> tuple:
+    """What must not move between two reads for a check to compare a settled state.
+
+    The bot keeps cycling while the harness reads (the venue clock is paused, but an exit the bot
+    sends moves the venue at once and reaches the journal a few requests later). Two keys equal
+    across one whole bot cycle mean neither side moved in between: journal and venue are compared
+    at rest, not in the middle of a booking."""
+    return (tuple(sorted(open_trades, key=lambda p: p.symbol)), fills, closed_trades,
+            tuple(sorted(positions, key=lambda p: p.symbol)),
+            tuple(sorted((c.symbol, c.order_type, c.side, c.quantity) for c in conditionals)),
+            tuple(sorted((str(o.get("clientOrderId") or o.get("clientAlgoId") or ""), str(o.get("status") or
+                                                                                        o.get("algoStatus") or ""),
+                          str(o.get("executedQty") or "")) for o in orders)),
+            trades, income_rows)
+
+
 @dataclass
 class BareStretch:
     """A time a position was seen without exactly one covering stop (venue ms)."""

@@ -394,10 +394,26 @@ class Soak:
                 now = await self.control.now_ms()
                 positions = await self.venue.positions()
                 orders = await self.venue.conditionals()
+                was_open = dict(self.tracker.open)
                 self.tracker.sample(now, checks.protection(positions, orders))
+                self._log_stretches(was_open, now, positions, orders)
             except Exception as exc:  # a read that failed every retry: skip this sample
                 self.log(f"  sample skipped: {type(exc).__name__}: {str(exc)[:160]}")
             await asyncio.sleep(self.cfg.sample_seconds)
+
+    def _log_stretches(self, was_open: dict[str, checks.BareStretch], now: int, positions: list,
+                       orders: list) -> None:
+        """One line when a position goes bare and when it is covered again, with the stops the
+        venue listed: a long bare stretch in the report can then be matched with the bot's log."""
+        for symbol, stretch in self.tracker.open.items():
+            if symbol not in was_open:
+                stops = [f"{o.order_type} {o.side} {o.quantity}" for o in orders if o.symbol == symbol]
+                held = [f"{p.side} {p.quantity:g}" for p in positions if p.symbol == symbol]
+                self.log(f"  bare {symbol} at {iso(now)}: {stretch.detail} (position {held}, stops {stops}, "
+                         f"bot log bot-{self.bot_starts:03d}.log)")
+        for symbol in was_open.keys() - self.tracker.open.keys():
+            self.log(f"  covered {symbol} at {iso(now)} after {(now - was_open[symbol].start_ms) / 1000:.0f} s "
+                     "venue time")
 
     # -- the bot's progress ------------------------------------------------------------------
 
@@ -445,15 +461,7 @@ class Soak:
         await self._wait_cycles(runs_before, done + 2, label)
         now = await self.control.now_ms()
         findings: list[Finding] = []
-        # The bot keeps cycling while the clock is paused (it may still enter in the current
-        # slot): a snapshot counts only if the journal did not change while the venue was read.
-        for _attempt in range(5):
-            before = self._journal(now)
-            snapshot = await self._read_venue(now)
-            journal = self._journal(now)
-            if before is not None and journal is not None and _same(before, journal):
-                break
-            await self._wait_cycles(runs_before, await self._cycles_of_latest_run(runs_before) + 1, label)
+        journal, snapshot = await self._settled_reads(now, runs_before, label)
         positions, stops, orders, trades, income_rows = snapshot
         protection = checks.protection(positions, stops)
         if protection:  # a stop placed less than the visibility lag ago is not listed yet
@@ -489,6 +497,26 @@ class Soak:
             self.log(f"    {f}")
         await self.control.ok("clock", {"speed": self.cfg.speed})
         return report
+
+    async def _settled_reads(self, now: int, runs_before: int, label: str,
+                             rounds: int = 6) -> tuple[JournalView | None, tuple[list, list, list, list, list]]:
+        """Journal and venue read at rest: the same state (:func:`checks.state_key`) before and
+        after one whole bot cycle. The bot keeps cycling while the clock is paused; an exit it
+        sends changes the venue at once and the journal some requests later, so one read of each
+        can catch it in between (the soak did: a journal trade "still open" for a position the
+        bot had just closed, booked a second later). After ``rounds`` unsettled tries the last
+        reads are compared anyway, and the check says so."""
+        previous: tuple | None = None
+        for _round in range(rounds):
+            journal = self._journal(now)
+            snapshot = await self._read_venue(now)
+            key = None if journal is None else _state_key(journal, snapshot)
+            if key is not None and key == previous:
+                return journal, snapshot
+            previous = key
+            await self._wait_cycles(runs_before, await self._cycles_of_latest_run(runs_before) + 1, label)
+        self.log(f"  {label}: journal and venue still moving after {rounds} cycles; compared as last read")
+        return journal, snapshot
 
     async def _read_venue(self, now: int) -> tuple[list, list, list, list, list]:
         """Positions, resting stops, orders, user trades and income rows, read back to back."""
@@ -630,9 +658,10 @@ class Soak:
         return s
 
 
-def _same(a: JournalView, b: JournalView) -> bool:
-    """The journal did not move between two reads (no fill, open or closed trade added)."""
-    return (len(a.fills), len(a.open_trades), a.closed_trades) == (len(b.fills), len(b.open_trades), b.closed_trades)
+def _state_key(journal: JournalView, snapshot: tuple[list, list, list, list, list]) -> tuple:
+    positions, stops, orders, trades, income_rows = snapshot
+    return checks.state_key(journal.open_trades, len(journal.fills), journal.closed_trades, positions, stops, orders,
+                            len(trades), len(income_rows))
 
 
 def print_summary(s: SoakSummary, log: Any = print) -> None:

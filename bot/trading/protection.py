@@ -105,8 +105,13 @@ class UnseenOrders:
         for order_id, (info, placed_at) in list(self._orders.items()):
             if info.symbol not in held:
                 continue
-            if order_id in seen or now - placed_at > self.grace_s:
+            if order_id in seen:
                 del self._orders[order_id]
+                continue
+            if now - placed_at > self.grace_s:
+                del self._orders[order_id]
+                logger.warning("{} {} {} confirmed {:.0f} s ago never appeared in the open orders: treated as gone",
+                               info.symbol, info.type.value, order_id, now - placed_at)
                 continue
             infos.append(info)
         return infos

@@ -166,3 +166,26 @@ def test_a_stretch_still_open_counts_up_to_now_and_grace_is_taken_off_its_end() 
     cycles = [20_000, 30_000, 40_000]
     assert checks.cycles_within(stretch, cycles, now_ms=45_000) == 3
     assert checks.cycles_within(stretch, cycles, now_ms=45_000, grace_ms=10_000) == 2
+
+
+# -- settled reads ---------------------------------------------------------------------------------
+
+def _key(open_trades=(LONG,), fills=2, closed=1, positions=(LONG,), stops=(stop(),),
+         orders=({"clientOrderId": "a", "status": "FILLED", "executedQty": "0.011"},), trades=2, income=3) -> tuple:
+    return checks.state_key(list(open_trades), fills, closed, list(positions), list(stops), list(orders), trades, income)
+
+
+def test_state_key_ignores_read_order_and_sees_every_move_of_either_side() -> None:
+    short = Position("ETHUSDT", "short", 0.5)
+    assert _key(open_trades=(LONG, short), positions=(short, LONG)) == _key(open_trades=(short, LONG),
+                                                                             positions=(LONG, short))
+    base = _key()
+    moved = [
+        _key(open_trades=()),  # the journal booked the exit
+        _key(fills=3), _key(closed=2),
+        _key(positions=()),  # the venue closed the position, the journal not yet (the soak's race)
+        _key(stops=()), _key(stops=(stop(qty=0.02),)),
+        _key(orders=({"clientOrderId": "a", "status": "NEW", "executedQty": "0"},)),
+        _key(trades=3), _key(income=4),
+    ]
+    assert all(k != base for k in moved)
