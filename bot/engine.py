@@ -739,7 +739,9 @@ class Engine:
                 self.plans[pos.symbol] = advance_protection(plan, pos.mark_price,
                                                             self.executor.instrument(pos.symbol))
         # A stop placed moments ago may be missing from a lagging read: trust it, not place a second one.
-        conditionals = self.protector.unseen.merge(conditional_infos(open_orders), {p.symbol for p in positions})
+        read, held = conditional_infos(open_orders), {p.symbol for p in positions}
+        await self.protector.check_unseen(read, held)
+        conditionals = self.protector.unseen.merge(read, held)
         actions = self.watchdog.check(position_infos(positions), conditionals, self.plans, now)
         if not actions:
             return 0

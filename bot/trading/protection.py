@@ -75,23 +75,35 @@ class UnseenOrders:
         self.grace_s = grace_s
         self._clock = clock
         self._orders: dict[str, tuple[ConditionalOrderInfo, float]] = {}
+        self._client_ids: dict[str, str] = {}
 
     def placed(self, order: OrderState) -> None:
         """``order`` was confirmed resting by the venue's answer to its placement."""
         if order.exchange_id and order.is_conditional and order.is_open:
             self._orders[order.exchange_id] = (conditional_info(order), self._clock())
+            if order.client_id:
+                self._client_ids[order.exchange_id] = order.client_id
+
+    def missing(self, read: Iterable[ConditionalOrderInfo], held: set[str]) -> list[tuple[str, str, str]]:
+        """``(exchange id, symbol, client id)`` of the trusted orders of ``held`` symbols that
+        ``read`` does not list: the ones worth asking the venue about (see
+        :meth:`Protector.check_unseen`)."""
+        seen = {o.order_id for o in read}
+        return [(order_id, info.symbol, self._client_ids[order_id]) for order_id, (info, _) in self._orders.items()
+                if info.symbol in held and order_id not in seen and order_id in self._client_ids]
 
     def forget(self, exchange_id: str | None) -> None:
         """We cancelled it (or tried to): never trust it as resting again."""
         if exchange_id:
             self._orders.pop(exchange_id, None)
+            self._client_ids.pop(exchange_id, None)
 
     def forget_symbol(self, symbol: str) -> None:
         """``symbol``'s trade closed or a new one opens: its earlier orders say nothing any more
         (a stop that triggered is gone even if no read ever showed it)."""
         for order_id, (info, _) in list(self._orders.items()):
             if info.symbol == symbol:
-                del self._orders[order_id]
+                self.forget(order_id)
 
     def merge(self, read: Iterable[ConditionalOrderInfo], held: set[str]) -> list[ConditionalOrderInfo]:
         """``read`` plus the confirmed orders it does not show yet, for the ``held`` symbols.
@@ -106,10 +118,10 @@ class UnseenOrders:
             if info.symbol not in held:
                 continue
             if order_id in seen:
-                del self._orders[order_id]
+                self.forget(order_id)
                 continue
             if now - placed_at > self.grace_s:
-                del self._orders[order_id]
+                self.forget(order_id)
                 logger.warning("{} {} {} confirmed {:.0f} s ago never appeared in the open orders: treated as gone",
                                info.symbol, info.type.value, order_id, now - placed_at)
                 continue
@@ -135,6 +147,27 @@ class Protector:
         #: confirmed stops/take-profits a lagging open-orders read may not show yet
         self.unseen = UnseenOrders()
         self._seq: dict[tuple[str, str], int] = {}
+
+    async def check_unseen(self, read: list[ConditionalOrderInfo], held: set[str]) -> None:
+        """Ask the venue about every confirmed stop or take-profit the open-orders read does not
+        list, instead of trusting it for the whole grace period.
+
+        Not listed can mean "not visible yet" (the query side lags: the look-up answers -2013 or
+        shows it resting, and the trust goes on) or "gone": triggered, cancelled or expired by the
+        venue. Gone, it is forgotten at once, so the watchdog protects the position this cycle
+        rather than up to ``UNSEEN_ORDER_GRACE_S`` later (the soak saw a stop that had triggered
+        trusted for 15 s). A look-up that fails leaves the time-bound trust as it was.
+        """
+        for order_id, symbol, client_id in self.unseen.missing(read, held):
+            try:
+                state = await self.router.executor.find_order(symbol, client_id, conditional=True)
+            except Exception as exc:  # any venue error: keep the time-bound trust
+                logger.debug("look-up of unseen {} {} failed ({})", symbol, client_id, type(exc).__name__)
+                continue
+            if state is not None and not state.is_open:
+                self.unseen.forget(order_id)
+                logger.info("{} {} is {} on the venue: no longer trusted as resting", symbol, client_id,
+                            state.status.value)
 
     async def apply(self, actions: list[StopAction], now_ms: int) -> int:
         """Execute ``actions`` in order; returns how many orders were sent.

@@ -62,6 +62,35 @@ async def test_stop_hidden_by_a_lagging_read_is_not_placed_twice(tmp_path: Path,
     assert algo_posts == 2, "exactly two conditional orders were ever sent: the stop and the take-profit"
 
 
+async def test_a_confirmed_stop_the_venue_removed_is_replaced_without_waiting_out_the_trust(
+        tmp_path: Path, sample_dir: Path) -> None:
+    """The venue drops the stop (expired, or cancelled by it) before any read listed it: the bot
+    asks the venue about the unlisted stop, learns it is gone and places a new one in the next
+    cycle past the visibility lag, not 10 s later (the trust in an unlisted confirmed stop)."""
+    store = MarketStore.load(sample_dir, symbols=[SYM])
+    emu = await helpers.start(store, T0, [SYM], max_weight=10_000_000)
+    await emu.control("scenario", {"order_visibility_lag_ms": LAG_MS})
+    bot = await open_engine(tmp_path, emu, SYM, Scripted({SYM: (T0, IntentKind.ENTER_LONG)}, stop_pct=0.05,
+                                                          tp_pct=0.10))
+    engine = bot.engine
+    sim = emu.state.exchange
+    try:
+        report = await engine.safe_cycle()
+        assert report is not None and report.entries == 1
+        [first] = _resting(sim, OrderType.STOP_MARKET)
+        sim.cancel_order(SYM, order_id=first.order_id)  # the venue's doing, not the bot's
+        await asyncio.sleep(LAG_MS / 1000 + 0.2)  # past the lag, well inside the 10 s trust
+        await engine.safe_cycle()
+        stops_now = _resting(sim, OrderType.STOP_MARKET)
+    finally:
+        await bot.stop()
+        await emu.close()
+
+    assert sim.position(SYM) is not None
+    assert len(stops_now) == 1 and stops_now[0].order_id != first.order_id, \
+        "a new stop replaces the one the venue removed, in the first cycle after the lag"
+
+
 def _stop(order_id: str, symbol: str = SYM) -> OrderState:
     return OrderState(client_id=f"c{order_id}", exchange_id=order_id, symbol=symbol, side=OrderSide.SELL,
                       type=OrderType.STOP_MARKET, status=OrderStatus.NEW, quantity=1.0, trigger_price=95.0,
