@@ -143,7 +143,7 @@ async def _serve(state: EmulatorState, host: str, port: int, start_ms: int, spee
 
 def _run(data: Path, host: str, port: int, speed: float, start: str | None, balance: float,
          api_key: str, api_secret: str, symbols: list[str] | None, max_weight: int,
-         control_token: str | None) -> None:
+         control_token: str | None, usdc_variants: list[str] | None = None, usdc_balance: float = 10_000.0) -> None:
     from bot.data.store import MarketStore
     from bot.emulator import EmulatorConfig, EmulatorState
     from bot.logging import setup_logging
@@ -159,7 +159,8 @@ def _run(data: Path, host: str, port: int, speed: float, start: str | None, bala
     chosen = _chosen_symbols(store, symbols)
     start_ms = _start_ms(store, chosen, start)
     config = EmulatorConfig(api_key=api_key, api_secret=api_secret, balance=balance, max_weight=max_weight,
-                            control_token=control_token or None)
+                            control_token=control_token or None,
+                            usdc_variants=tuple(s.upper() for s in usdc_variants or ()), usdc_balance=usdc_balance)
     try:
         state = EmulatorState.build(store, start_ms, speed=speed, config=config, symbols=chosen)
     except ValueError as exc:
@@ -182,11 +183,18 @@ def exchange_sim(
     control_token: Annotated[str | None, typer.Option(
         "--control-token", envvar=CONTROL_TOKEN_ENV, show_envvar=True,
         help="Require this token in the X-Sim-Control-Token header of every /_sim/ request.")] = None,
+    usdc_variant: Annotated[list[str] | None, typer.Option(
+        "--usdc-variant", help="Also list this USDT symbol's USDC-margined twin (e.g. BTCUSDT -> BTCUSDC, priced "
+                               "from the same data, margined from a USDC wallet); repeatable.")] = None,
+    usdc_balance: Annotated[float, typer.Option("--usdc-balance", help="Starting USDC wallet.")] = 10_000.0,
 ) -> None:
     """Serve a Binance USDⓈ-M compatible REST API over recorded market data (offline)."""
     _check_flags(port, speed, balance, max_weight)
+    if not math.isfinite(usdc_balance) or not 0 <= usdc_balance <= MAX_BALANCE:
+        fail(f"--usdc-balance must be a finite number within [0, {MAX_BALANCE:g}], got {usdc_balance}", EXIT_CONFIG)
     try:
-        _run(data, host, port, speed, start, balance, api_key, api_secret, symbols, max_weight, control_token)
+        _run(data, host, port, speed, start, balance, api_key, api_secret, symbols, max_weight, control_token,
+             usdc_variant, usdc_balance)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
 

@@ -183,6 +183,21 @@ def open_trades_vs_positions(journal: Iterable[Position], exchange: Iterable[Pos
     return out
 
 
+def untouched(opened: Position, now: Position | None, orders: Iterable[dict]) -> list[Finding]:
+    """A position the user holds by hand is not the bot's: same side and size as opened, and no
+    order on its symbol carries one of the bot's client ids."""
+    out = []
+    if now is None or now.side != opened.side or not math.isclose(now.quantity, opened.quantity, rel_tol=1e-9):
+        held = "gone" if now is None else f"{now.side} {now.quantity:g}"
+        out.append(Finding("foreign_position", opened.symbol, f"opened {opened.side} {opened.quantity:g} by hand, "
+                                                             f"now {held}"))
+    ours = sorted(cid for o in orders if (cid := str(o.get("clientOrderId") or o.get("clientAlgoId") or ""))
+                  and parse_client_order_id(cid) is not None)
+    if ours:
+        out.append(Finding("foreign_position", opened.symbol, f"the bot sent orders on it: {', '.join(ours)}"))
+    return out
+
+
 def fills_vs_user_trades(journal: Iterable[TradeRecord], exchange: Iterable[TradeRecord]) -> list[Finding]:
     """Every venue trade journaled exactly once, with the venue's side, quantity and price, and
     no journal fill the venue does not know."""

@@ -30,8 +30,9 @@ from typing import Any
 import aiohttp
 
 from bot.core.timeutil import MS_PER_DAY, iso, to_ms
+from bot.emulator.margin_assets import usdc_symbol
 from bot.soak import checks
-from bot.soak.checks import BareTracker, Finding
+from bot.soak.checks import BareTracker, Finding, Position
 from bot.soak.observer import (
     DataValuer,
     JournalView,
@@ -86,6 +87,11 @@ class SoakConfig:
     adl_per_day: float = 0.5
     #: fraction of the soak after which the last symbol is delisted (0 = never)
     delist_at: float = 0.85
+    #: the user's own USDC-margined position, held by hand beside the bot's: the USDC twin of
+    #: this USDT symbol ("" = none), its size and the USDC wallet. The bot must leave it alone.
+    usdc_variant: str = "BTCUSDT"
+    usdc_quantity: float = 0.01
+    usdc_balance: float = 5_000.0
     #: longest the bot may take to complete its first cycle after a start (wall seconds)
     first_cycle_timeout_s: float = 90.0
     max_bare_cycles: int = 1
@@ -238,6 +244,8 @@ class Soak:
         self.wallet = cfg.balance
         self.optional: dict[str, bool] = {}
         self._sampling = True
+        #: the user's USDC position as opened (symbol, side, quantity), None when off
+        self.usdc_position: Position | None = None
         #: BNB valued from BNBUSDT in the data when it is there (the emulator then serves it, so
         #: the bot can read it too), else at the fixed ``bnb_price`` the emulator is given
         self.valuer = DataValuer(cfg.data, fixed={"BNB": cfg.bnb_price})
@@ -260,6 +268,8 @@ class Soak:
             served.append("BNBUSDT")  # the bot values BNB fees from this market, as on Binance
         for symbol in served:
             cmd += ["--symbols", symbol]
+        if self._usdc_on():
+            cmd += ["--usdc-variant", self.cfg.usdc_variant, "--usdc-balance", str(self.cfg.usdc_balance)]
         log = open(self.workdir / "emulator.log", "ab")  # noqa: SIM115 - the process owns it
         self.emulator = await asyncio.create_subprocess_exec(*cmd, stdout=log, stderr=log, env=self._env(),
                                                              cwd=str(ROOT))
@@ -300,10 +310,30 @@ class Soak:
 
     # -- venue behaviours --------------------------------------------------------------------
 
+    def _usdc_on(self) -> bool:
+        return bool(self.cfg.usdc_variant) and "usdc" not in self.cfg.without
+
+    async def _open_usdc_position(self) -> None:
+        """The user's USDC-margined position, opened by hand before any fault is on (a market
+        order resent after a lost answer would open it twice)."""
+        assert self.venue is not None
+        symbol = usdc_symbol(self.cfg.usdc_variant)
+        client = self.venue.client
+        await client.load_markets()
+        market = client.safe_symbol(symbol)
+        await client.set_leverage(1, market)  # a hand-held position at 1x: a week of BTC moves cannot liquidate it
+        await client.create_order(market, "market", "buy", self.cfg.usdc_quantity)
+        self.usdc_position = await self.venue.position_of(symbol)
+        self.summary.behaviours["USDC-margined position held by hand"] = (
+            f"{symbol} long {self.cfg.usdc_quantity:g} (USDC wallet {self.cfg.usdc_balance:g}); checked untouched")
+
     async def _probe(self) -> None:
         """Switch on every Part 1 behaviour the emulator offers; print which ones are on."""
         assert self.control is not None
         b = self.summary.behaviours
+        b["USDC-margined position held by hand"] = "off"
+        if self._usdc_on():
+            await self._open_usdc_position()
         b["PERCENT_PRICE, -2021, order-count limits, client ids unique among open orders"] = "on (always)"
         faults = {**self.cfg.faults, "seed": self.cfg.seed}
         await self.control.ok("faults", faults)
@@ -329,7 +359,6 @@ class Soak:
                     else "off")
         b["delisting"] = (f"{self.cfg.symbols[-1]} at {self.cfg.delist_at:.0%} of the soak" if self.optional["delist"]
                           and self.cfg.delist_at else "off")
-        b["USDC-margined position held by hand"] = "off (exchange-sim has no flag for USDC variants)"
 
     async def _vary_scenario(self) -> None:
         """A new visibility lag and server clock offset (called at the start and at every restart)."""
@@ -477,6 +506,11 @@ class Soak:
         else:
             findings += checks.open_trades_vs_positions(journal.open_trades, positions)
             findings += checks.fills_vs_user_trades(journal.fills, trades)
+            if self.usdc_position is not None:
+                findings += checks.untouched(self.usdc_position,
+                                             await self.venue.position_of(self.usdc_position.symbol),
+                                             await self.venue.orders_of(self.usdc_position.symbol,
+                                                                        self.start_ms - MS_PER_DAY, now + 1))
             income = checks.income_pnl(income_rows, self.valuer)
             findings += checks.pnl_vs_income(journal.net_pnl, income)
             findings += checks.bare_too_long(self.tracker.stretches(), journal.cycle_starts, now,
@@ -563,10 +597,10 @@ class Soak:
         try:
             await self._start_emulator()
             assert self.control is not None
+            self.venue = VenueObserver(observer_client(self.base_url, KEY, SECRET), self.cfg.symbols)
             await self._probe()
             for name, state in self.summary.behaviours.items():
                 self.log(f"behaviour {name}: {state}")
-            self.venue = VenueObserver(observer_client(self.base_url, KEY, SECRET), self.cfg.symbols)
             await self._start_bot()
             if not await self._wait_cycles(0, 1, "first start"):
                 return self._finish(began)

@@ -117,6 +117,21 @@ class VenueObserver:
                 out.append(Position(r["symbol"], _side_of_amount(amount), abs(amount)))
         return out
 
+    async def position_of(self, symbol: str) -> Position | None:
+        """One symbol's position, any margin asset (the soak's own list is USDT symbols only)."""
+        for r in await self._get("fapiPrivateV3GetPositionRisk"):
+            amount = float(r.get("positionAmt") or 0)
+            if amount and r.get("symbol") == symbol:
+                return Position(symbol, _side_of_amount(amount), abs(amount))
+        return None
+
+    async def orders_of(self, symbol: str, since_ms: int, until_ms: int) -> list[dict[str, Any]]:
+        """Every regular and conditional order of one symbol (raw venue rows)."""
+        return (await self._paged_by_time("fapiPrivateGetAllOrders", {"symbol": symbol}, "time", "orderId",
+                                          since_ms, until_ms)
+                + await self._paged_by_time("fapiPrivateGetAllAlgoOrders", {"symbol": symbol}, "createTime",
+                                            "algoId", since_ms, until_ms))
+
     async def conditionals(self) -> list[Conditional]:
         rows = await self._get("fapiPrivateGetOpenAlgoOrders")
         return [Conditional(symbol=r["symbol"], order_type=str(r.get("orderType", "")).upper(),
@@ -171,7 +186,10 @@ class VenueObserver:
         return float(row["markPrice"])
 
     async def income(self, since_ms: int, until_ms: int) -> list[dict[str, Any]]:
-        return await self._paged_by_time("fapiPrivateGetIncome", {}, "time", "tranId", since_ms, until_ms)
+        """Income rows of the soak's symbols, and rows of no symbol (transfers). A position the
+        user holds by hand (another symbol, another margin asset) has its own income: not ours."""
+        rows = await self._paged_by_time("fapiPrivateGetIncome", {}, "time", "tranId", since_ms, until_ms)
+        return [r for r in rows if not r.get("symbol") or r.get("symbol") in self.symbols]
 
 
 def entry_orders(rows: list[dict[str, Any]]) -> list[EntryOrder]:

@@ -82,7 +82,8 @@ def test_unknown_symbol_says_which_symbols_the_data_has(data: Path) -> None:
 
 
 @pytest.mark.parametrize(("flag", "value"), [("--speed", "nan"), ("--speed", "inf"), ("--speed", "1e9"),
-                                              ("--balance", "nan"), ("--balance", "-1"), ("--max-weight", "0")])
+                                              ("--balance", "nan"), ("--balance", "-1"), ("--max-weight", "0"),
+                                              ("--usdc-balance", "nan"), ("--usdc-balance", "-5")])
 def test_unusable_numbers_are_one_line_exit_2(data: Path, flag: str, value: str) -> None:
     assert_one_line_error(sim_cli("--data", str(data), flag, value, "--port", "0"), flag)
 
@@ -176,3 +177,22 @@ def test_control_token_from_the_environment(data: Path) -> None:
     finally:
         log = _stop(proc)
     assert token not in log
+
+
+def test_usdc_variant_lists_a_usdc_margined_twin_next_to_the_usdt_symbols(data: Path) -> None:
+    """``--usdc-variant AAAUSDT``: the account also trades AAAUSDC, margined in USDC (a user's
+    USDC-margined position beside the bot's, issue 11 Part 1), with the USDC wallet asked for."""
+    proc, base = _serve(["--data", str(data), "--port", "0", "--usdc-variant", "AAAUSDT", "--usdc-balance", "2500"])
+    try:
+        with urllib.request.urlopen(f"{base}/fapi/v1/exchangeInfo", timeout=10) as resp:
+            info = json.load(resp)
+        query = f"timestamp={int(time.time() * 1000)}&recvWindow=5000"
+        request = urllib.request.Request(f"{base}/fapi/v2/account?{query}&signature={sign('test', query)}",
+                                         headers={"X-MBX-APIKEY": "test"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            balances = {row["asset"]: float(row["walletBalance"]) for row in json.load(resp)["assets"]}
+    finally:
+        _stop(proc)
+    margin = {s["symbol"]: s["marginAsset"] for s in info["symbols"]}
+    assert margin == {"AAAUSDT": "USDT", "BBBUSDT": "USDT", "AAAUSDC": "USDC"}
+    assert balances["USDC"] == 2500.0 and balances["USDT"] == 10_000.0

@@ -172,7 +172,8 @@ def test_a_stretch_still_open_counts_up_to_now_and_grace_is_taken_off_its_end() 
 
 def _key(open_trades=(LONG,), fills=2, closed=1, positions=(LONG,), stops=(stop(),),
          orders=({"clientOrderId": "a", "status": "FILLED", "executedQty": "0.011"},), trades=2, income=3) -> tuple:
-    return checks.state_key(list(open_trades), fills, closed, list(positions), list(stops), list(orders), trades, income)
+    return checks.state_key(list(open_trades), fills, closed, list(positions), list(stops), list(orders), trades,
+                            income)
 
 
 def test_state_key_ignores_read_order_and_sees_every_move_of_either_side() -> None:
@@ -189,3 +190,16 @@ def test_state_key_ignores_read_order_and_sees_every_move_of_either_side() -> No
         _key(trades=3), _key(income=4),
     ]
     assert all(k != base for k in moved)
+
+
+# -- a position the user holds by hand -------------------------------------------------------------
+
+def test_a_users_position_must_stay_as_opened_and_free_of_the_bots_orders() -> None:
+    opened = Position("BTCUSDC", "long", 0.01)
+    assert checks.untouched(opened, Position("BTCUSDC", "long", 0.01), [{"clientOrderId": "x-user-1"}]) == []
+    for now in (None, Position("BTCUSDC", "long", 0.005), Position("BTCUSDC", "short", 0.01)):
+        [finding] = checks.untouched(opened, now, [])
+        assert finding.check == "foreign_position"
+    bot_order = {"clientAlgoId": "db-1a2b3c4d-0123456789-s1"}  # one of the bot's ids (run, intent, role, seq)
+    [finding] = checks.untouched(opened, opened, [bot_order])
+    assert "db-1a2b3c4d-0123456789-s1" in finding.detail
