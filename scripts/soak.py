@@ -4,17 +4,19 @@ Starts ``derivbot exchange-sim`` (replaying recorded Binance data) and ``derivbo
 --exchange-url ...`` with the seeded random-entry strategy ``coin_flip`` on the chosen symbols,
 switches on random faults (5xx, 429, timeouts, dropped order responses), an order visibility
 lag, a server clock offset and transfers (plus BNB fees, ADL and delisting when the emulator
-offers them; PERCENT_PRICE, -2021 and the order-count limits are always on), SIGKILLs the bot at
-seeded random moments and restarts it. After every restart and at the end it checks: positions
-without exactly one covering stop (sampled continuously; how long, in venue seconds and bot
-cycles), executed entries per intent, journal open trades vs exchange positions, journal fills
-vs exchange user trades, journal net P&L vs the income history (within 0.01 USDT). Exit
-status 1 when any check fails.
+offers them; PERCENT_PRICE, -2021 and the order-count limits are always on), opens a
+USDC-margined BTCUSDC position by hand beside the bot's (the user's own: the bot must leave it
+alone), SIGKILLs the bot at seeded random moments and restarts it. After every restart and at
+the end it checks: positions without exactly one covering stop (sampled continuously; how long,
+in venue seconds and bot cycles), executed entries per intent, journal open trades vs exchange positions, journal fills
+vs exchange user trades, journal net P&L vs the income history (within 0.01 USDT), the USDC
+position as opened and free of the bot's orders. Each check compares journal and venue at rest
+(the same state before and after one whole bot cycle). Exit status 1 when any check fails.
 
 Settings for the long soak (>= 1,000 orders, >= 20 SIGKILLs, ~20-30 min on 2 cores):
 
-    python scripts/soak.py --days 7 --kills 24 --symbols BTCUSDT ETHUSDT SOLUSDT PIPPINUSDT RIVERUSDT ZECUSDT \\
-        --out soak.json
+    python scripts/soak.py --days 7 --kills 24 --symbols BTCUSDT ETHUSDT SOLUSDT DOGEUSDT XRPUSDT PIPPINUSDT \\
+        RIVERUSDT ZECUSDT --out soak.json
 
 What paces it: the bot's cycle, not the venue clock. ``derivbot run`` keeps Binance's request
 budget (2,400 weight a minute, ccxt throttled to match), so a cycle over six symbols with faults
@@ -62,7 +64,7 @@ def parse(argv: list[str] | None = None) -> tuple[SoakConfig, Path | None]:
                    help=f"market data for the emulator (default {DEFAULT_DATA})")
     p.add_argument("--workdir", type=Path, default=Path("soak-run"),
                    help="journal, generated config and process logs (default ./soak-run)")
-    p.add_argument("--without", nargs="*", default=[], choices=["bnb_fee", "adl", "delist"],
+    p.add_argument("--without", nargs="*", default=[], choices=["bnb_fee", "adl", "delist", "usdc"],
                    help="leave these optional behaviours off even when the emulator offers them")
     p.add_argument("--out", type=Path, default=None, help="write the JSON summary here")
     a = p.parse_args(argv)
