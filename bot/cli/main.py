@@ -58,7 +58,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand("demo", ("bot.cli.demo_cmd",),
                 "Replay a real squeeze through the local Binance emulator with the real ccxt client (offline)."),
     LazyCommand("config", ("bot.cli.config_cmd",), "Validate and show the effective configuration."),
-    LazyCommand("journal", ("bot.cli.journal_cmd", "bot.cli.review_cmd"),
+    LazyCommand("journal", ("bot.cli.journal_cmd", "bot.cli.review_cmd", "bot.cli.journal_admin_cmd"),
                 "Journal database: schema migrations and reports."),
     LazyCommand("risk", ("bot.cli.risk_cmd",), "Show and reset the risk circuit breaker."),
     LazyCommand("data", ("bot.cli.data_cmd", "bot.cli.download_cmd"),

@@ -9,7 +9,8 @@ SQLite settings and why:
 * ``busy_timeout`` - a second process (``derivbot journal migrate``, a report) holding the lock
   makes us wait instead of failing with "database is locked".
 * Transactions are begun explicitly (the pysqlite driver's own implicit-BEGIN logic is switched
-  off), so a batch really is one transaction and DDL in migrations is transactional.
+  off; the writer's are ``BEGIN IMMEDIATE``, see ``SQLITE_BEGIN_OPTION``),
+  so a batch really is one transaction and DDL in migrations is transactional.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from sqlalchemy.engine import Engine, make_url
 from bot.journal.errors import JournalError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: execution option: ``engine.execution_options(journal_sqlite_begin="IMMEDIATE")`` makes SQLite
+#: transactions take the write lock at BEGIN (ignored on PostgreSQL)
+SQLITE_BEGIN_OPTION = "journal_sqlite_begin"
 
 
 def normalise_url(url: str) -> str:
@@ -92,4 +96,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # the writer's connections ask for IMMEDIATE: it reads the tail of a hash chain and
+        # appends after it, so it must hold the write lock from the first read on
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -13,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from bot.journal.db import create_journal_engine, normalise_url
+from bot.journal.errors import JournalError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -45,9 +47,18 @@ def upgrade_to_head(url: str, engine: Engine | None = None) -> str:
     engine = engine or create_journal_engine(url)
     try:
         cfg = alembic_config(url)
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        try:
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except sa.exc.ProgrammingError as exc:
+            if "permission denied" in str(exc.orig) or "must be owner" in str(exc.orig):
+                # the bot's INSERT/SELECT role (bot.journal.roles) cannot change the schema
+                raise JournalError(
+                    f"the journal needs schema revision {head_revision()} and this database user may not "
+                    "change the schema: run `derivbot journal migrate` as the database owner first"
+                ) from exc
+            raise
         return current_revision(engine) or ""
     finally:
         if own_engine:

@@ -13,7 +13,7 @@ Rules the schema encodes:
   :class:`~bot.journal.types.UTCDateTime` (aware UTC).
 
 Changing anything here needs a new Alembic revision in ``bot/journal/migrations/versions``;
-``tests/journal/test_migrations.py`` fails while models and migrations differ.
+``tests/journal/test_journal_migrations.py`` fails while models and migrations differ.
 """
 
 from __future__ import annotations
@@ -51,6 +51,11 @@ class _Row:
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, sort_order=-1)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    #: position in this table's hash chain (see :mod:`bot.journal.chain`); NULL on rows written
+    #: before revision 0005, which carry no hash
+    chain_seq: Mapped[int | None] = mapped_column(sa.BigInteger(), index=True, unique=True, sort_order=90)
+    #: sha256 of the previous row's hash and this row's canonical form (:func:`bot.journal.chain.link`)
+    row_hash: Mapped[str | None] = mapped_column(sa.String(64), sort_order=91)
 
 
 class Run(_Row, Base):

@@ -15,8 +15,10 @@ Failure policy (no row is ever dropped silently):
 * ``close()`` that cannot reach the database within its timeout moves the remaining rows to
   ``failed`` (and logs them) instead of hanging forever.
 
-Rows of one batch are inserted table by table in foreign-key order (parents first), which keeps
-references valid inside a batch and lets SQLAlchemy use one multi-row INSERT per table.
+Every row gets its place in its table's hash chain (:mod:`bot.journal.chain`) in the transaction
+that inserts it. Rows of one batch are inserted table by table in foreign-key order (parents
+first), which keeps references valid inside a batch and lets SQLAlchemy use one multi-row INSERT
+per table.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,7 +36,9 @@ from loguru import logger
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from bot.journal.chain import chain_rows, lock_chains
 from bot.journal.convert import jsonable, utc_now
+from bot.journal.db import SQLITE_BEGIN_OPTION
 from bot.journal.errors import AppendOnlyViolation, JournalClosedError, JournalWriteError
 from bot.journal.models import TABLES_IN_ORDER
 
@@ -117,7 +120,7 @@ class BatchWriter:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if flush_interval_ms < 1:
             raise ValueError(f"flush_interval_ms must be >= 1, got {flush_interval_ms}")
-        self._engine = engine
+        self._engine = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         self._batch_size = batch_size
         self._interval_s = flush_interval_ms / 1000
         self._backoff_s = retry_backoff_s
@@ -315,13 +318,16 @@ class BatchWriter:
                 self._last_commit_at = utc_now()
             return None
 
-    def _insert(self, items: Iterable[_Item]) -> None:
-        groups: dict[tuple[str, tuple[str, ...]], tuple[sa.Table, list[dict[str, Any]]]] = {}
-        for item in items:
-            key = (item.table.name, tuple(item.row))
-            groups.setdefault(key, (item.table, []))[1].append(item.row)
-        ordered = sorted(groups.items(), key=lambda kv: _TABLE_RANK.get(kv[0][0], len(_TABLE_RANK)))
+    def _insert(self, items: list[_Item]) -> None:
+        """One transaction: take the chain lock, hash the rows after their tables' tails (read
+        again on every attempt, so a retry or another process's rows cannot fork a chain), insert."""
         with self._engine.begin() as conn:
+            lock_chains(conn)
+            chained = chain_rows(conn, [(item.table, item.row) for item in items])
+            groups: dict[tuple[str, tuple[str, ...]], tuple[sa.Table, list[dict[str, Any]]]] = {}
+            for item, row in zip(items, chained, strict=True):
+                groups.setdefault((item.table.name, tuple(row)), (item.table, []))[1].append(row)
+            ordered = sorted(groups.items(), key=lambda kv: _TABLE_RANK.get(kv[0][0], len(_TABLE_RANK)))
             for _key, (table, rows) in ordered:
                 conn.execute(sa.insert(table), rows)
 

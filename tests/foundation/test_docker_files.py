@@ -70,3 +70,15 @@ def test_dockerfile_installs_like_the_readme() -> None:
     assert "source scripts/_venv.sh" in dockerfile and install_call in dockerfile
     for path in re.findall(r"(?m)^COPY\s+(\S+)", dockerfile):
         assert (REPO / path).exists(), f"Dockerfile copies {path}, which does not exist"
+
+
+def test_bot_and_dashboard_connect_as_their_own_roles_after_migrate(tmp_path: Path) -> None:
+    """The owner only migrates; the bot may INSERT/SELECT, the dashboard SELECT (issue 18)."""
+    assert "migrate" in _render(tmp_path, "--services").split()
+    rendered = _render(tmp_path)
+    assert re.search(r"DERIVBOT_JOURNAL__URL: postgresql\+psycopg://derivbot_writer:[^@]+@postgres:5432/", rendered)
+    assert re.search(r"DERIVBOT_JOURNAL__URL: postgresql\+psycopg://derivbot_reader:[^@]+@postgres:5432/", rendered)
+    assert "condition: service_completed_successfully" in rendered
+    compose = (REPO / "docker-compose.yml").read_text()
+    init = re.search(r"\./(deploy/\S+\.sql):/docker-entrypoint-initdb\.d/", compose)
+    assert init is not None and (REPO / init.group(1)).is_file()
