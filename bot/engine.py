@@ -633,7 +633,7 @@ class Engine:
         state = placed.state
         fill_price = state.avg_price or plan.entry_price
         stop_price, take_profit_price = exits_for_fill(self.executor.instrument(plan.symbol), plan, fill_price)
-        entry_ts = max(now, state.ts or now)  # the fill, not the decision (they differ on a fast venue)
+        entry_ts = state.ts or now  # the venue's fill time: exits, ADL and liquidations are stamped on its clock
         liquidation = estimated_liquidation(self.executor.instrument(plan.symbol), plan, fill_price, state.filled)
         trade = OpenTrade(
             trade_id=_new_trade_id(), symbol=plan.symbol, side=plan.side, strategy=intent.strategy, entry_ts=entry_ts,

@@ -75,11 +75,17 @@ def _entry(sim: Any, symbol: str) -> tuple[float, float]:
     return first.price, first.quantity
 
 
-async def test_an_adl_close_is_attributed_booked_and_its_orphans_cancelled(tmp_path: Path, sample_dir: Path) -> None:
+@pytest.mark.parametrize("server_offset_ms", [0, 4000])
+async def test_an_adl_close_is_attributed_booked_and_its_orphans_cancelled(tmp_path: Path, sample_dir: Path,
+                                                                           server_offset_ms: int) -> None:
+    """Also with the server's clock 4 s ahead of the market clock its fills are stamped with (the
+    soak's clock offset): the ADL comes in the same instant as the entry fill, so a trade dated by
+    the bot's clock instead of its fill saw the ADL "before" its entry and booked a manual exit."""
     script = Scripted({ORCA: (T0, IntentKind.ENTER_LONG)})
     emu, settings, journal, engine, client, executor = await _setup(tmp_path, sample_dir, [ORCA], script)
     sim = emu.state.exchange
     try:
+        await emu.control("account", {"server_time_offset_ms": server_offset_ms})
         await engine.start()
         await engine.cycle(await executor.now_ms())
         assert sim.position(ORCA) is not None
