@@ -20,6 +20,7 @@ If positions and the book still disagree afterwards the engine refuses to trade.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 from loguru import logger
 
 from bot.config import StrategyConfig
-from bot.core.enums import ExitReason, MarginMode, PositionSide
+from bot.core.enums import ExitReason, MarginMode, OrderType, PositionSide
 from bot.core.timeutil import MS_PER_DAY
 from bot.execution.base import Executor
 from bot.execution.ids import PREFIX, intent_key, parse_client_order_id
@@ -151,6 +152,7 @@ class Reconciler:
                 margin_mode=trade.margin_mode, stop_price=stop, liquidation_price=pos.liquidation_price,
             )
             self.book.add(trade)
+            await self._journal_adopted_fills(trade)
             self.plans[symbol] = ProtectionPlan(symbol=symbol, side=pos.side, entry_price=pos.entry_price,
                                                 stop_price=stop)
             report.adopted.append({"trade_id": trade.trade_id, "symbol": symbol, "side": pos.side.value,
@@ -213,6 +215,42 @@ class Reconciler:
             if parsed is not None and parsed[1] == trade.key[:10] and parsed[2] == "e":
                 return order
         return None
+
+    async def _journal_adopted_fills(self, trade: OpenTrade) -> None:
+        """Journal the venue fills that built an adopted position, with their fees on the trade.
+
+        A position the journal does not know was opened by someone: the user by hand, or this bot
+        killed between sending the entry and its journal commit (the soak found that: the entry's
+        fill and fee were then only on the venue, and the journal's P&L missed the fee). Its
+        fills are the latest ones that add up to the position: read back from the newest, entry
+        side adding and exit side taking away, until the running total is the position's size.
+        Each venue order gets an order row of its own (``venue-<order id>``); a fill already
+        journaled is not written again. A failed read leaves the trade without them (logged).
+        """
+        try:
+            fills = await self.executor.fills(trade.symbol, trade.entry_ts - ADOPTION_LOOKBACK_MS)
+        except Exception as exc:
+            logger.warning("fills of the adopted {} position not read ({}): its entry fees are missing from the "
+                           "journal", trade.symbol, type(exc).__name__)
+            return
+        building = opening_fills(fills, trade.side.entry_order_side, trade.quantity)
+        orders: dict[str | None, str] = {}
+        for fill in building:
+            if self.journal.fill_journaled(fill.symbol, fill.trade_id, trade.trade_id):
+                continue
+            journal_order = orders.get(fill.order_id)
+            if journal_order is None:
+                journal_order = orders[fill.order_id] = self.journal.record_order(
+                    client_order_id=fill.client_id or f"venue-{fill.order_id}", ts=fill.ts, symbol=fill.symbol,
+                    type=OrderType.MARKET, side=fill.side, quantity=sum(f.quantity for f in building
+                                                                        if f.order_id == fill.order_id),
+                    trade_id=trade.trade_id, purpose="adopted", exchange_order_id=fill.order_id)
+            self.journal.record_fill(
+                journal_order, ts=fill.ts, symbol=fill.symbol, side=fill.side, price=fill.price,
+                quantity=fill.quantity, fee=fill.fee, fee_asset=fill.fee_asset, is_maker=fill.maker,
+                exchange_trade_id=fill.trade_id, trade_id=trade.trade_id, once=True,
+                fee_usdt=None if fill.fee_asset.upper() == "USDT" else fill.fee_usdt)
+            trade.fees += fill.fee_in_usdt
 
     async def _journal_missing_entry_fills(self, trade: OpenTrade, entry: Any) -> None:
         """Journal the entry fills a killed run never journaled, and add their fees to the trade.
@@ -357,3 +395,25 @@ def _new_id() -> str:
 
 
 __all__ = ["ExitReason", "ReconcileReport", "Reconciler", "protection_settings", "resumed_best_price"]
+
+
+#: How far back the fills of an adopted position are looked for (before its venue update time).
+ADOPTION_LOOKBACK_MS = MS_PER_DAY
+
+
+def opening_fills(fills: list[Any], entry_side: Any, quantity: float) -> list[Any]:
+    """The fills that built a position of ``quantity`` opened with ``entry_side`` orders: walking
+    back from the newest, entry-side fills add and exit-side fills take away, until the running
+    total reaches ``quantity``. Empty when the fills cannot explain the position (a history
+    that does not reach back far enough): better no fills than someone else's."""
+    total = 0.0
+    taken: list[Any] = []
+    for fill in sorted(fills, key=lambda f: (f.ts, str(f.trade_id)), reverse=True):
+        if fill.side is entry_side:
+            total += fill.quantity
+            taken.append(fill)
+        else:
+            total -= fill.quantity
+        if math.isclose(total, quantity, rel_tol=1e-9, abs_tol=1e-12):
+            return sorted(taken, key=lambda f: (f.ts, str(f.trade_id)))
+    return []

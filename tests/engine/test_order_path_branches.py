@@ -164,6 +164,35 @@ async def test_an_unknown_position_is_adopted_at_start_and_protected(tmp_path: P
     assert [a["symbol"] for a in recon[0].data["adopted"]] == [ORCA]
 
 
+async def test_an_adopted_position_brings_its_entry_fill_and_fee_into_the_journal(tmp_path: Path,
+                                                                                sample_dir: Path) -> None:
+    """A run killed between sending its entry and the journal's commit leaves a position only the
+    venue knows (the soak found it): adopted at the next start, its fill and fee are journaled too,
+    and not the fills of an earlier round trip on the same symbol."""
+    emu = await _emulator(sample_dir, [ORCA])
+    sim = emu.state.exchange
+    sim.place_order(ORCA, OrderSide.BUY, OrderType.MARKET, quantity=500)  # an earlier round trip, closed
+    sim.place_order(ORCA, OrderSide.SELL, OrderType.MARKET, quantity=500, reduce_only=True)
+    sim.place_order(ORCA, OrderSide.BUY, OrderType.MARKET, quantity=1000,
+                    client_order_id="db-deadbeef-0123456789-e0")  # the killed run's entry
+    [entry_fill] = [t for t in sim.user_trades(ORCA) if t.quantity == 1000]
+    # Binance's default USDT-M taker fee, 0.05% of the notional
+    expected_fee = 1000 * entry_fill.price * 0.0005
+    bot = await helpers.build_engine(tmp_path, emu, [ORCA], Scripted({}))
+    try:
+        trade = bot.engine.book.get(ORCA)
+        assert trade is not None and trade.adopted
+        assert trade.fees == pytest.approx(expected_fee)
+    finally:
+        await bot.stop()
+        await emu.close()
+    with JournalReader(_url(tmp_path)) as reader:
+        (row,) = reader.trades()
+        fills = reader.fills(trade_id=row.id)
+    assert [(f.side, float(f.quantity), float(f.price)) for f in fills] == [("buy", 1000.0, entry_fill.price)]
+    assert float(fills[0].fee) == pytest.approx(expected_fee)
+
+
 async def test_orphaned_stops_and_stale_entries_are_cancelled_at_start_others_left(tmp_path: Path,
                                                                                     sample_dir: Path) -> None:
     emu = await _emulator(sample_dir, [ORCA])
