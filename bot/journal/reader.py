@@ -175,6 +175,7 @@ class EquityPoint:
     exposure: Decimal
     risk_state: str
     run_id: str
+    recorded_at: datetime | None = None  # wall clock when the bot recorded it (the cycle's end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,8 +477,8 @@ class JournalReader:
         q = _time_window(q, m.EquitySnapshot.ts, since, until)
         with self._session() as conn:
             rows = [r[0] for r in conn.execute(q).all()]
-        return [EquityPoint(e.ts, e.wallet, e.unrealised, e.equity, e.exposure, e.risk_state, e.run_id)
-                for e in rows]
+        return [EquityPoint(e.ts, e.wallet, e.unrealised, e.equity, e.exposure, e.risk_state, e.run_id,
+                            e.recorded_at) for e in rows]
 
     # -- decisions and events -----------------------------------------------------------------
 

@@ -319,8 +319,10 @@ class BareTracker:
 
 
 def cycles_within(stretch: BareStretch, cycle_starts: Sequence[int], now_ms: int, grace_ms: int = 0) -> int:
-    """How many bot cycles started while the stretch lasted (strictly after its start, up to its
-    end): 0 means the bot fixed it in the cycle that caused it, 1 in the next one.
+    """How many cycle boundaries (starts, or ends: one per cycle either way) fell inside the stretch
+    (strictly after its start, up to its end): 0 means the bot fixed it in the cycle that caused
+    it, 1 in the next one. The soak passes wall-clock cycle ends and a stretch in wall time, since
+    a venue clock paused for a check gives every cycle in the pause the same time.
 
     ``grace_ms`` is taken off the end: a venue that lists new orders late (visibility lag) and a
     sampling interval make the observed end later than the real one by up to that much."""
@@ -330,7 +332,7 @@ def cycles_within(stretch: BareStretch, cycle_starts: Sequence[int], now_ms: int
 
 def bare_too_long(stretches: Iterable[BareStretch], cycle_starts: Sequence[int], now_ms: int,
                   max_cycles: int = 1, grace_ms: int = 0) -> list[Finding]:
-    """Stretches during which more than ``max_cycles`` bot cycles started: the bot saw a bare
+    """Stretches during which more than ``max_cycles`` cycle boundaries passed: the bot saw a bare
     position and did not fix it within one cycle."""
     starts = sorted(cycle_starts)
     out = []
@@ -338,6 +340,5 @@ def bare_too_long(stretches: Iterable[BareStretch], cycle_starts: Sequence[int],
         n = cycles_within(s, starts, now_ms, grace_ms)
         if n > max_cycles:
             out.append(Finding("bare_time", s.symbol, f"{s.detail} for {n} cycles "
-                                                      f"({s.duration_ms(now_ms) / 1000:.0f} s venue time) from "
-                                                      f"{s.start_ms}"))
+                                                      f"({s.duration_ms(now_ms) / 1000:.1f} s) from {s.start_ms}"))
     return out

@@ -116,6 +116,7 @@ class SoakSummary:
     restarts: int = 0
     duplicates: int = 0
     max_bare_seconds: float = 0.0
+    max_bare_wall_seconds: float = 0.0
     max_bare_cycles: int = 0
     pnl_difference: float = 0.0
     journal_net_pnl: float = 0.0
@@ -228,7 +229,10 @@ class Soak:
         self.log = log
         self.rng = random.Random(cfg.seed)
         self.summary = SoakSummary()
+        #: bare stretches in venue time (how long, for the report) and in wall time (how many bot
+        #: cycles: while the venue clock is paused for a check, the bot still cycles)
         self.tracker = BareTracker()
+        self.wall_tracker = BareTracker()
         self.workdir = cfg.workdir.resolve()
         self.journal_url = f"sqlite:///{self.workdir / 'journal.sqlite'}"
         self.emulator: asyncio.subprocess.Process | None = None
@@ -424,7 +428,9 @@ class Soak:
                 positions = await self.venue.positions()
                 orders = await self.venue.conditionals()
                 was_open = dict(self.tracker.open)
-                self.tracker.sample(now, checks.protection(positions, orders))
+                found = checks.protection(positions, orders)
+                self.tracker.sample(now, found)
+                self.wall_tracker.sample(_wall_ms(), found)
                 self._log_stretches(was_open, now, positions, orders)
             except Exception as exc:  # a read that failed every retry: skip this sample
                 self.log(f"  sample skipped: {type(exc).__name__}: {str(exc)[:160]}")
@@ -513,8 +519,8 @@ class Soak:
                                                                         self.start_ms - MS_PER_DAY, now + 1))
             income = checks.income_pnl(income_rows, self.valuer)
             findings += checks.pnl_vs_income(journal.net_pnl, income)
-            findings += checks.bare_too_long(self.tracker.stretches(), journal.cycle_starts, now,
-                                             self.cfg.max_bare_cycles, grace_ms=self._lag_venue_ms())
+            findings += checks.bare_too_long(self.wall_tracker.stretches(), journal.cycle_walls, _wall_ms(),
+                                             self.cfg.max_bare_cycles, grace_ms=self._lag_wall_ms())
             self._figures(journal, income, orders, entries, now)
             figures = {"journal_net": round(journal.net_pnl, 4), "income_net": round(income, 4),
                        "open_trades": len(journal.open_trades), "positions": len(positions),
@@ -562,9 +568,10 @@ class Soak:
         income = await self.venue.income(self.start_ms - MS_PER_DAY, now + 1)
         return positions, stops, orders, trades, income
 
-    def _lag_venue_ms(self) -> int:
-        """The visibility lag in venue ms: how late a just-placed stop can show in the listing."""
-        return int((self.cfg.visibility_lag_ms[1] + 1000 * self.cfg.sample_seconds) * self.cfg.speed)
+    def _lag_wall_ms(self) -> int:
+        """How late a just-placed stop can show in a sample (wall ms): the visibility lag plus
+        one sampling interval."""
+        return int(self.cfg.visibility_lag_ms[1] + 1000 * self.cfg.sample_seconds)
 
     def _figures(self, journal: JournalView, income: float, orders: list[dict[str, Any]], entries: list,
                  now: int) -> None:
@@ -574,11 +581,13 @@ class Soak:
         s.journal_net_pnl, s.income_net_pnl = journal.net_pnl, income
         s.pnl_difference = journal.net_pnl - income
         s.closed_trades = journal.closed_trades
-        starts = sorted(journal.cycle_starts)
-        grace = self._lag_venue_ms()
+        ends = sorted(journal.cycle_walls)
+        grace, wall_now = self._lag_wall_ms(), _wall_ms()
         for stretch in self.tracker.stretches():
             s.max_bare_seconds = max(s.max_bare_seconds, stretch.duration_ms(now) / 1000)
-            s.max_bare_cycles = max(s.max_bare_cycles, checks.cycles_within(stretch, starts, now, grace))
+        for stretch in self.wall_tracker.stretches():
+            s.max_bare_wall_seconds = max(s.max_bare_wall_seconds, stretch.duration_ms(wall_now) / 1000)
+            s.max_bare_cycles = max(s.max_bare_cycles, checks.cycles_within(stretch, ends, wall_now, grace))
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -692,6 +701,10 @@ class Soak:
         return s
 
 
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def _state_key(journal: JournalView, snapshot: tuple[list, list, list, list, list]) -> tuple:
     positions, stops, orders, trades, income_rows = snapshot
     return checks.state_key(journal.open_trades, len(journal.fills), journal.closed_trades, positions, stops, orders,
@@ -707,7 +720,8 @@ def print_summary(s: SoakSummary, log: Any = print) -> None:
     log(f"SIGKILLs / restarts:      {s.sigkills} / {s.restarts}")
     log(f"transfers / ADL / delist: {s.transfers} / {s.adl} / {', '.join(s.delisted) or '-'}")
     log(f"duplicate entries:        {s.duplicates}")
-    log(f"max bare time:            {s.max_bare_seconds:.0f} s venue time, {s.max_bare_cycles} cycle(s)")
+    log(f"max bare time:            {s.max_bare_seconds:.0f} s venue time, {s.max_bare_wall_seconds:.1f} s wall "
+        f"time, {s.max_bare_cycles} complete bot cycle(s)")
     log(f"net P&L journal / income: {s.journal_net_pnl:.4f} / {s.income_net_pnl:.4f} USDT "
         f"(difference {s.pnl_difference:+.4f})")
     log(f"checks:                   {len(s.checks)} ({sum(1 for c in s.checks if not c.findings)} clean)")

@@ -211,6 +211,9 @@ class JournalView:
     fills: list[TradeRecord]
     net_pnl: float
     cycle_starts: list[int]
+    #: wall-clock ms at which each cycle's equity row was recorded (the cycle's end): cycles
+    #: ordered by the wall, which a paused venue clock cannot do (every paused cycle has one time)
+    cycle_walls: list[int]
     runs: int
     closed_trades: int
 
@@ -242,5 +245,6 @@ def read_journal(url: str, price: Valuer = usdt_only) -> JournalView:
         open_trades=[Position(t.symbol, t.side, float(t.quantity)) for t in trades if t.is_open],
         fills=[TradeRecord(f.exchange_trade_id or f"journal:{f.id}", f.symbol, f.side.lower(), float(f.quantity),
                            float(f.price)) for f in fills],
-        net_pnl=net, cycle_starts=[_ms(e.ts) for e in equity], runs=len(runs),
+        net_pnl=net, cycle_starts=[_ms(e.ts) for e in equity],
+        cycle_walls=[_ms(e.recorded_at) for e in equity if e.recorded_at is not None], runs=len(runs),
         closed_trades=sum(1 for t in trades if not t.is_open))

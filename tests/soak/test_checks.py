@@ -203,3 +203,14 @@ def test_a_users_position_must_stay_as_opened_and_free_of_the_bots_orders() -> N
     bot_order = {"clientAlgoId": "db-1a2b3c4d-0123456789-s1"}  # one of the bot's ids (run, intent, role, seq)
     [finding] = checks.untouched(opened, opened, [bot_order])
     assert "db-1a2b3c4d-0123456789-s1" in finding.detail
+
+
+def test_cycles_during_a_paused_venue_clock_are_counted_by_the_wall() -> None:
+    """While the venue clock is paused every cycle has the same venue time: ordered by it, a bare
+    stretch that began after three paused cycles still 'contains' them. By the wall it does not."""
+    paused_venue_ts = 50_000
+    walls = [1_000, 2_000, 3_000]  # three cycle ends during the pause, wall ms
+    venue_stretch = BareStretch("BTCUSDT", start_ms=paused_venue_ts - 1, end_ms=paused_venue_ts + 10)
+    assert checks.cycles_within(venue_stretch, [paused_venue_ts] * 3, now_ms=0) == 3  # the artefact
+    wall_stretch = BareStretch("BTCUSDT", start_ms=3_500, end_ms=4_200)  # after them, by the wall
+    assert checks.cycles_within(wall_stretch, walls, now_ms=5_000) == 0
