@@ -9,9 +9,8 @@ core's jobs.
 
 from __future__ import annotations
 
-import tempfile
+import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
@@ -26,7 +25,7 @@ from bot.market.replay import ReplaySource
 from bot.review import service
 from bot.review.db import open_readonly
 from bot.review.queries import ReviewFilter
-from bot.risk.files import RiskFiles
+from bot.risk.memory_files import MemoryRiskFiles
 from bot.sim.driver import MarketDriver
 from bot.sim.exchange import SimExchange
 from bot.trading.feed import ReplayFeed
@@ -43,6 +42,8 @@ class BacktestResult:
     journal_url: str
     #: ``derivbot journal summary`` of the run: the same numbers a user reviews afterwards
     summary: dict[str, Any] = field(default_factory=dict)
+    #: seconds per phase (features, loop, journal, report): where a backtest's time goes (issue 12)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _hour_ceil(ms: int) -> int:
@@ -51,8 +52,15 @@ def _hour_ceil(ms: int) -> int:
 
 async def run_backtest(settings: Settings, store: MarketStore, strategies: dict[str, Strategy], *,
                        journal_url: str, start_ms: int | None = None, end_ms: int | None = None,
-                       warmup_hours: int = 48, progress: Any = None) -> BacktestResult:
-    """Replay ``store`` through the engine between ``start_ms`` and ``end_ms`` (default: all)."""
+                       warmup_hours: int = 48, progress: Any = None,
+                       record_observations: str = "signals") -> BacktestResult:
+    """Replay ``store`` through the engine between ``start_ms`` and ``end_ms`` (default: all).
+
+    ``record_observations``: ``"signals"`` journals the snapshot behind each signal only;
+    ``"all"`` every snapshot of every cycle (``--record observations``: large and slow).
+    """
+    timings: dict[str, float] = {}
+    clock_start = time.perf_counter()
     symbols = [s for s in store.symbols if len(store[s].ts) > 0]
     if not symbols:
         raise ValueError("no symbol with price bars in the data")
@@ -68,36 +76,46 @@ async def run_backtest(settings: Settings, store: MarketStore, strategies: dict[
     clock = SimClock(warm_from)
     driver = MarketDriver(sim, store, symbols, clock)
     executor = PaperExecutor(sim, instruments, clock.now_ms)
-    feed = ReplayFeed(ReplaySource(store), symbols)
+    source = ReplaySource(store)
+    source.prepare(symbols)  # every symbol's derived series, once, before the loop (timed apart)
+    feed = ReplayFeed(source, symbols)
+    timings["features"] = time.perf_counter() - clock_start
     bt_settings = settings.model_copy(update={"mode": Mode.PAPER})
-    with tempfile.TemporaryDirectory(prefix="derivbot-bt-") as tmp:
-        journal = Journal.open(journal_url, settings=settings.journal)
-        engine = Engine(bt_settings, feed=feed, executor=executor, journal=journal, strategies=strategies,
-                        record_observations="signals", risk_files=RiskFiles.from_halt_file(Path(tmp) / "HALT"),
-                        flush_every_cycle=False)
-        try:
-            await engine.start()
-            for t in range(warm_from, start, MS_PER_HOUR):  # strategies see history, nothing trades
-                clock.set(t)
-                driver.advance_to(t)
-                await engine.observe(t)
-            t = start
-            while t <= end:
-                clock.set(t)
-                driver.advance_to(t)
-                await engine.cycle(t)
-                if progress is not None:
-                    progress(t, start, end)
-                t += MS_PER_HOUR
-            run_id = engine.run_id
-            await engine.shutdown("completed")
-        finally:
-            journal.close()
+    journal = Journal.open(journal_url, settings=settings.journal)
+    engine = Engine(bt_settings, feed=feed, executor=executor, journal=journal, strategies=strategies,
+                    record_observations=record_observations,
+                    risk_files=MemoryRiskFiles.create(),  # no operator can reach a backtest's kill switch
+                    flush_every_cycle=False, flush_on_trades=False)
+    try:
+        loop_start = time.perf_counter()
+        await engine.start()
+        for t in range(warm_from, start, MS_PER_HOUR):  # strategies see history, nothing trades
+            clock.set(t)
+            driver.advance_to(t)
+            await engine.observe(t)
+        t = start
+        while t <= end:
+            clock.set(t)
+            driver.advance_to(t)
+            await engine.cycle(t)
+            if progress is not None:
+                progress(t, start, end)
+            t += MS_PER_HOUR
+        run_id = engine.run_id
+        journal_start = time.perf_counter()
+        timings["loop"] = journal_start - loop_start
+        await engine.shutdown("completed")
+    finally:
+        journal.close()
+    timings["journal"] = time.perf_counter() - journal_start  # the batched writes still queued
     symbol_bars = sum(int(((store[s].ts >= start - store[s].bar_ms) & (store[s].ts < end)).sum()) for s in symbols)
     result = BacktestResult(start, end, symbols, engine.closed_trades, symbol_bars, journal_url)
+    report_start = time.perf_counter()
     reader = open_readonly(journal_url)
     try:
         result.summary = service.summary(reader, ReviewFilter(run_id=run_id))
     finally:
         reader.dispose()
+    timings["report"] = time.perf_counter() - report_start
+    result.timings = timings
     return result

@@ -30,7 +30,6 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any
 
-import ccxt.async_support as ccxt
 from loguru import logger
 
 from bot import __version__
@@ -49,6 +48,7 @@ from bot.core.instrument import Instrument
 from bot.core.intents import Intent
 from bot.core.precision import Rounding
 from bot.core.timeutil import iso
+from bot.core.venue_errors import venue_errors
 from bot.execution.base import Executor
 from bot.execution.ids import client_order_id, intent_key
 from bot.execution.types import (
@@ -104,7 +104,8 @@ class Engine:
 
     def __init__(self, settings: Settings, *, feed: Feed, executor: Executor, journal: Journal,
                  strategies: dict[str, Strategy], run_key: str | None = None, record_observations: str = "all",
-                 risk_files: RiskFiles | None = None, flush_every_cycle: bool = True) -> None:
+                 risk_files: RiskFiles | None = None, flush_every_cycle: bool = True,
+                 flush_on_trades: bool = True) -> None:
         self.settings = settings
         self.mode = Mode(settings.mode)
         self.feed = feed
@@ -114,6 +115,10 @@ class Engine:
         self.record_observations = record_observations  # "all" | "signals"
         #: live runs make every cycle durable; backtests flush after trades and at the end
         self.flush_every_cycle = flush_every_cycle
+        #: after an entry, exit or breaker transition: wait for the journal and save the breaker
+        #: state (a crash must lose neither). A backtest's journal and state file are only read
+        #: after the run, so it writes them in batches and at shutdown (issue 12)
+        self.flush_on_trades = flush_on_trades
         self.risk = RiskManager(settings.risk, self.mode, fee_rate=settings.paper.taker_fee)
         files = risk_files or RiskFiles.from_halt_file(settings.engine.halt_file)
         self.breaker, self._restored_transitions = CircuitBreaker.restore(settings.risk, files)
@@ -201,7 +206,7 @@ class Engine:
         """
         try:
             await self._reconcile(now)
-        except (ccxt.OperationFailed, ccxt.ExchangeNotAvailable) as exc:
+        except venue_errors("OperationFailed", "ExchangeNotAvailable") as exc:
             self.trading_allowed = False
             logger.warning("reconciliation at start failed ({}): trading blocked, retried every cycle",
                            type(exc).__name__)
@@ -319,9 +324,9 @@ class Engine:
         try:
             now = await self.executor.now_ms()
             report = await self.cycle(now)
-        except (ccxt.AuthenticationError, ccxt.PermissionDenied):
+        except venue_errors("AuthenticationError", "PermissionDenied"):
             raise
-        except ccxt.BaseError as exc:
+        except venue_errors("BaseError") as exc:
             self._cycle_failed(exc)
             return None
         self.consecutive_failures = 0
@@ -332,7 +337,7 @@ class Engine:
         :data:`FAILURES_ESCALATE_EVERY` after, journal an ``error`` event and log at ERROR."""
         self.consecutive_failures += 1
         count = self.consecutive_failures
-        unavailable = isinstance(exc, ccxt.OperationFailed | ccxt.ExchangeNotAvailable)
+        unavailable = isinstance(exc, venue_errors("OperationFailed", "ExchangeNotAvailable"))
         what = "venue unavailable" if unavailable else "venue error"
         detail = redact(" ".join(str(exc).split()))[:300]
         logger.warning("cycle skipped: {} ({}: {})", what, type(exc).__name__, detail)
@@ -383,9 +388,9 @@ class Engine:
 
         report.orders += await self._protect(positions, open_orders, now)
         self._record_equity(balance, positions, now)
-        if self.flush_every_cycle or transitions or report.entries or report.exits:
-            self.breaker.save()  # live: every cycle; backtests: when something happened
-        if self.flush_every_cycle or report.entries or report.exits:
+        if self.flush_every_cycle or (self.flush_on_trades and (transitions or report.entries or report.exits)):
+            self.breaker.save()  # live: every cycle; a backtest's state file is saved at shutdown
+        if self.flush_every_cycle or (self.flush_on_trades and (report.entries or report.exits)):
             self.journal.flush()
         report.equity = balance.equity
         if self.cycles % 24 == 0 or report.entries or report.exits:
@@ -505,12 +510,18 @@ class Engine:
                                 balance: BalanceState, now: int, report: CycleReport) -> None:
         portfolio = self.book.portfolio(now, balance.equity, self._last_marks)
         intents: list[Intent] = []
+        # symbols with a position (ours or found on the venue): always decided; the others may be
+        # skipped where a strategy's pre-screen proves nothing can happen (strategies/base.py)
+        active = {p.symbol for p in positions} | {t.symbol for t in self.book}
         for name, strategy in self.strategies.items():
+            skips = getattr(strategy, "skips", None)  # a strategy with only ``decide`` is never skipped
             for symbol in snaps:
                 history = self.histories.get(symbol)
                 if not history:
                     continue
                 try:
+                    if skips is not None and symbol not in active and skips(history):
+                        continue
                     decided = strategy.decide(list(history), portfolio)
                 except Exception as exc:  # one strategy's bug must not stop the others
                     logger.exception("strategy {} failed on {}", name, symbol)
@@ -571,7 +582,7 @@ class Engine:
                 report.orders += 1
                 try:
                     positions = await self.executor.positions()  # the next intent sees this exposure
-                except (ccxt.OperationFailed, ccxt.ExchangeNotAvailable) as exc:
+                except venue_errors("OperationFailed", "ExchangeNotAvailable") as exc:
                     # exposure unknown: no more entries this cycle; the trade and its stop are in place
                     logger.warning("positions read after an entry failed ({}): no more entries this cycle",
                                    type(exc).__name__)
@@ -660,7 +671,8 @@ class Engine:
         await self._protect([filled], [], now)
         self._pending_entry_fills[trade.trade_id] = (placed, plan.entry_price)
         await self._record_entry_fills()
-        self.journal.flush()
+        if self.flush_on_trades:
+            self.journal.flush()
         return True
 
     async def _resolve_entry(self, key: str, pending: PendingOrder, before: float, answered: OrderState | None,
@@ -672,7 +684,7 @@ class Engine:
         request = pending.request
         try:
             state = await EntryResolver(self.executor).resolve(pending, before, answered)
-        except (ccxt.OperationFailed, ccxt.ExchangeNotAvailable) as exc:
+        except venue_errors("OperationFailed", "ExchangeNotAvailable") as exc:
             self.journal.record_event("entry_unknown", f"{request.symbol}: entry {request.client_id} outcome unknown "
                                       f"and the venue could not be read ({type(exc).__name__}); not resent",
                                       severity="error", ts=now,
@@ -705,7 +717,7 @@ class Engine:
                 fills = await self.router.record_fills(
                     placed.journal_id, placed.state, since_ms=placed.sent_ts - FILL_LOOKBACK_MS, trade_id=trade_id,
                     requested_price=requested, latency_ms=placed.latency_ms)
-            except (ccxt.OperationFailed, ccxt.ExchangeNotAvailable) as exc:
+            except venue_errors("OperationFailed", "ExchangeNotAvailable") as exc:
                 logger.warning("entry fills of trade {} not read yet ({}): retried next cycle", trade_id[:8],
                                type(exc).__name__)
                 continue

@@ -18,16 +18,25 @@ the full stream since the first call, which is what a backtest computes.
 
 Evaluation (:meth:`Strategy.evaluate`) is a pure function of the current snapshot, the frame,
 the parameters and the portfolio.
+
+Pre-screen (issue 12): a strategy may declare :meth:`Strategy.prescreen`, a causal, vectorised
+test over a batch of replayed bars ("this bar could produce an intent for a symbol without a
+position"). The engine asks :meth:`Strategy.skips` before ``decide`` for symbols with no
+position: a bar the pre-screen rules out still advances the feature state exactly as
+``decide`` would, and is otherwise skipped. The pre-screen must be True wherever ``evaluate``
+could return anything for a flat symbol, and wherever a required field is unusable (``decide``
+then warns); tests/strategies/test_prescreen.py proves both for every strategy that has one,
+and that backtests give the same trades with and without it.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from loguru import logger
 from pydantic import BaseModel, ValidationError
@@ -37,7 +46,9 @@ from bot.core.enums import IntentKind, PositionSide
 from bot.core.intents import Intent, PortfolioView, PositionView
 from bot.core.text import shorten
 from bot.market.snapshot import Snapshot
-from strategies.features import usable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 F = TypeVar("F")
 
@@ -101,6 +112,9 @@ class Strategy(ABC, Generic[F]):
     required_fields: ClassVar[tuple[str, ...]] = ()
     #: Fields used when present; their absence weakens or skips a condition, never crashes.
     optional_fields: ClassVar[tuple[str, ...]] = ()
+    #: True when the feature state keeps nothing (every frame is the same whatever came before):
+    #: a bar skipped by the pre-screen then need not be fed to it.
+    stateless: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -179,6 +193,22 @@ class Strategy(ABC, Generic[F]):
                             f"{missing} at {now.ts}; no entries until they return")
         return self.evaluate(now, frame, portfolio, can_enter=not missing)
 
+    def prescreen(self, column: Callable[[str], np.ndarray]) -> np.ndarray | None:
+        """Optional vectorised pre-screen over a batch of replayed bars: ``column(name)`` gives a
+        field's values (NaN where MISSING); return a bool per bar, False only where ``evaluate``
+        gives nothing for a symbol without a position and every required field is usable.
+        Causal by construction: row ``i`` may read row ``i`` of the fields only. Default: none."""
+        return None
+
+    def skips(self, history: Sequence[Snapshot]) -> bool:
+        """True when the pre-screen rules out the last bar of ``history`` for a symbol with no
+        position (the caller checks that); the feature state is advanced as ``decide`` would."""
+        if history[-1].prescreened(self) is not False:
+            return False
+        if not self.stateless:
+            self._advance(history)
+        return True
+
     def frames(self, history: Sequence[Snapshot]) -> list[F]:
         """The batch path: a fresh state run over the whole history (one frame per snapshot)."""
         state = self.new_state()
@@ -189,7 +219,10 @@ class Strategy(ABC, Generic[F]):
         self._cache.clear()
 
     def missing_required(self, snap: Snapshot) -> list[str]:
-        return [f for f in self.required_fields if usable(snap.get(f), allow_stale=True) is None]
+        """Required fields without a usable value (stale allowed): ``usable(obs, allow_stale=True)``
+        is None exactly when the value is absent or not finite, which is tested here directly
+        because this runs for every symbol at every bar (issue 12)."""
+        return [f for f in self.required_fields if not _finite(getattr(snap, f).value)]
 
     # -- incremental state -----------------------------------------------------------------
 
@@ -257,6 +290,10 @@ class Strategy(ABC, Generic[F]):
     def exit(self, snap: Snapshot, reasons: Mapping[str, Any], strength: float = 1.0) -> Intent:
         return Intent(kind=IntentKind.EXIT, symbol=snap.symbol, strategy=self.name, ts=snap.ts,
                       strength=min(1.0, max(0.0, float(strength))), reasons=json_safe(dict(reasons)))
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
 
 
 def _find(history: Sequence[Snapshot], last: Snapshot) -> int | None:

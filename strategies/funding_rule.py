@@ -8,8 +8,10 @@ near zero. No adaptive features: every condition is a fixed, documented threshol
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.enums import PositionSide
@@ -39,9 +41,21 @@ class FundingRule(Strategy[None]):
     name = "funding_rule"
     Params = FundingRuleParams
     required_fields = ("funding_rate", "price_change_24h", "last_price")
+    stateless = True  # _NoFeatures
 
     def new_state(self) -> _NoFeatures:
         return _NoFeatures()
+
+    def prescreen(self, column: Callable[[str], np.ndarray]) -> np.ndarray:
+        """Bars where a flat symbol could be entered (the two entry rules, on the same float64
+        values ``evaluate`` compares), or where a required field is unusable."""
+        p: FundingRuleParams = self.params
+        rate, change = column("funding_rate"), column("price_change_24h")
+        unusable = ~np.isfinite(rate) | ~np.isfinite(change) | ~np.isfinite(column("last_price"))
+        with np.errstate(invalid="ignore"):
+            long = (rate <= p.long_max_funding) & (change > p.long_min_change_24h)
+            short = (rate >= p.short_min_funding) & (change < p.short_max_change_24h)
+        return long | short | unusable
 
     def evaluate(self, snap: Snapshot, frame: None, portfolio: PortfolioView, *, can_enter: bool) -> list[Intent]:
         p: FundingRuleParams = self.params

@@ -62,6 +62,9 @@ def backtest(
     config: ConfigOption = None,
     journal: JournalOption = None,
     as_json: JsonOption = False,
+    record: Annotated[str, typer.Option(
+        "--record", help="Journal the market snapshot behind each signal ('signals', the default) or every "
+                         "snapshot of every cycle ('observations': large and slow).")] = "signals",
 ) -> None:
     """Backtest with the live engine, a replay feed, a simulated clock and the paper exchange core."""
     from bot.backtest import run_backtest
@@ -73,13 +76,17 @@ def backtest(
     if not data.is_dir():
         fail(f"data folder not found: {data}")
     strategies = load_strategies(settings, strategy)
+    if record not in ("signals", "observations"):
+        fail(f"--record must be 'signals' or 'observations', got {record!r}", EXIT_CONFIG)
     with clean_errors(url):
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         start_ms = to_ms(start) if start else None
         end_ms = to_ms(end) if end else None
+        load_start = time.perf_counter()
         store = MarketStore.load(data, symbols=symbols or None,
                                  start_ms=(start_ms - 3 * 86_400_000) if start_ms else None, end_ms=end_ms)
+        load_s = time.perf_counter() - load_start
         _require_history(store, data, symbols)
         progress_bar = Progress(TextColumn("backtest"), BarColumn(), TextColumn("{task.fields[at]}"),
                                 TimeRemainingColumn(), console=console, transient=True, disable=as_json)
@@ -91,14 +98,16 @@ def backtest(
                     progress.update(task, completed=(t - s) / max(1, e - s), at=iso(t)[:10])
 
             result = asyncio.run(run_backtest(settings, store, strategies, journal_url=url, start_ms=start_ms,
-                                              end_ms=end_ms, progress=tick))
+                                              end_ms=end_ms, progress=tick,
+                                              record_observations="all" if record == "observations" else "signals"))
     from bot.review.summary import to_jsonable
 
     if as_json:
         print_json({"start": iso(result.start_ms), "end": iso(result.end_ms), "symbols": result.symbols,
                     "symbol_bars": result.symbol_bars, "journal": url,
                     "stats": to_jsonable(result.summary["total"]), "summary": to_jsonable(result.summary),
-                    "closed_trades": result.trades})
+                    "closed_trades": result.trades,
+                    "timings": {"load": round(load_s, 4)} | {k: round(v, 4) for k, v in result.timings.items()}})
         return
     from bot.cli.review_cmd import render_summary
 

@@ -21,7 +21,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from bot.core.timeutil import MS_PER_MINUTE
 from bot.data.series import OpenInterest, Ratios, to_ms
@@ -42,6 +41,8 @@ def symbol_of(path: Path) -> str | None:
 
 def read_metrics(path: Path) -> tuple[OpenInterest, Ratios]:
     """OI and positioning ratios of one daily CSV (raises ValueError on a wrong header)."""
+    import pandas as pd  # here, not at import: loading a store without metrics CSVs needs no pandas (issue 12)
+
     df = pd.read_csv(path)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:

@@ -25,7 +25,6 @@ gives all-MISSING snapshots and one logged warning (see :class:`bot.data.issues.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import repeat
 
 import numpy as np
 
@@ -36,14 +35,67 @@ from bot.data.store import MarketStore
 from bot.market.replay_prep import Column, Prepared, field_columns, prepare
 from bot.market.snapshot import MISSING, Obs, Snapshot
 
-_QUALITY_OBJ = np.array([Quality.FRESH, Quality.STALE, Quality.MISSING], dtype=object)
+_QUALITY = (Quality.FRESH, Quality.STALE, Quality.MISSING)  # by quality code
 _MISSING_CODE = 2
-_FIELDS = Snapshot.field_names()
 _new_tuple = tuple.__new__  # Obs is a NamedTuple: build it without _make's Python-level checks
 #: Decision times handled per vectorised batch in ``iter_snapshots`` (bounds memory).
 CHUNK = 8192
-#: Snapshots built ahead once ``snapshot()`` has seen a regular step (see ``snapshot``).
+#: Decision times answered ahead once ``snapshot()`` has seen a regular step (see ``snapshot``).
 READ_AHEAD = 1024
+
+
+class Columns:
+    """The fields of one symbol at a batch of decision times, as arrays (one row per time).
+
+    :class:`Snapshot` objects made by :meth:`snapshot` are lazy: a field becomes an ``Obs``
+    only when a strategy or the engine reads it (see ``bot.market.snapshot``). The arrays of
+    a field are turned into Python lists once, on its first read, so every ``Obs`` holds
+    plain ``float``/``int`` values exactly like an eagerly built snapshot.
+    """
+
+    __slots__ = ("_arrays", "_lists", "_screens", "exchange", "symbol", "times")
+
+    def __init__(self, symbol: str, exchange: str, times: np.ndarray, arrays: dict[str, Column]) -> None:
+        self.symbol = symbol
+        self.exchange = exchange
+        self.times: list[int] = times.tolist()
+        self._arrays = arrays
+        self._lists: dict[str, tuple[list, list, list] | None] = {}
+        self._screens: dict[int, tuple[object, np.ndarray | None]] = {}  # id(strategy) -> (strategy, mask)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def snapshot(self, row: int) -> Snapshot:
+        return Snapshot.lazy(self.symbol, self.times[row], self.exchange, self, row)
+
+    def values(self, name: str) -> np.ndarray:
+        """Field ``name`` at every time of the batch, NaN where MISSING (what a pre-screen reads)."""
+        column = self._arrays.get(name)
+        return np.full(len(self.times), np.nan) if column is None else column[0]
+
+    def screened(self, screen: object, row: int) -> bool | None:
+        """Row ``row`` of ``screen.prescreen`` over this batch, computed once per batch and strategy."""
+        key = id(screen)
+        cached = self._screens.get(key)
+        if cached is None or cached[0] is not screen:
+            cached = self._screens[key] = (screen, screen.prescreen(self.values))  # type: ignore[attr-defined]
+        mask = cached[1]
+        return None if mask is None else bool(mask[row])
+
+    def obs(self, name: str, row: int) -> Obs:
+        lists = self._lists.get(name, False)
+        if lists is False:
+            column = self._arrays.get(name)
+            lists = None if column is None else (column[0].tolist(), column[1].tolist(), column[2].tolist())
+            self._lists[name] = lists
+        if lists is None:
+            return MISSING
+        values, stamps, codes = lists
+        code = codes[row]
+        if code == _MISSING_CODE:
+            return MISSING
+        return _new_tuple(Obs, (values[row], stamps[row], _QUALITY[code]))
 
 
 class ReplaySource:
@@ -57,12 +109,18 @@ class ReplaySource:
         self.stale_factor = stale_factor
         self.issues: IssueLog = store.issues
         self._prepared: dict[str, Prepared | None] = {}
-        self._ahead: dict[str, dict[int, Snapshot]] = {}
+        self._ahead: dict[str, tuple[Columns, int, int]] = {}  # symbol -> (batch, first t, step)
         self._last_t: dict[str, int] = {}
 
     @property
     def symbols(self) -> list[str]:
         return self.store.symbols
+
+    def prepare(self, symbols: list[str]) -> None:
+        """Derive every symbol's series now instead of at its first snapshot (same result: a
+        backtest does it before its loop so the bench can tell features from the loop)."""
+        for symbol in symbols:
+            self._prep(symbol)
 
     def _prep(self, symbol: str) -> Prepared | None:
         if symbol in self._prepared:
@@ -86,22 +144,26 @@ class ReplaySource:
     def snapshot(self, symbol: str, t_ms: int) -> Snapshot:
         """The view of ``symbol`` at ``t_ms`` from data published at or before ``t_ms``.
 
-        An engine calls this at regular steps; after two calls the step is known, so the next
-        ``READ_AHEAD`` snapshots on that grid are built in one vectorised batch and served from a
-        cache. A snapshot depends only on ``(symbol, t)``, so this changes speed, never results.
+        An engine calls this at regular steps; after two calls the step is known, so the fields
+        at the next ``READ_AHEAD`` times on that grid are computed in one vectorised batch and
+        later calls on the grid are answered from it. A snapshot depends only on
+        ``(symbol, t)``, so this changes speed, never results.
         """
         t_ms = int(t_ms)
-        cached = self._ahead.get(symbol)
-        if cached is not None and t_ms in cached:
-            return cached[t_ms]
+        ahead = self._ahead.get(symbol)
         last = self._last_t.get(symbol)
         self._last_t[symbol] = t_ms
+        if ahead is not None:
+            cols, t0, step = ahead
+            row, off = divmod(t_ms - t0, step)
+            if off == 0 and 0 <= row < len(cols):
+                return cols.snapshot(row)
         if last is not None and t_ms > last:
-            times = t_ms + np.arange(READ_AHEAD, dtype=np.int64) * (t_ms - last)
-            batch = list(self._build(symbol, times))
-            self._ahead[symbol] = {s.ts: s for s in batch}
-            return batch[0]
-        return next(self._build(symbol, np.array([t_ms], dtype=np.int64)))
+            step = t_ms - last
+            cols = self._columns(symbol, t_ms + np.arange(READ_AHEAD, dtype=np.int64) * step)
+            self._ahead[symbol] = (cols, t_ms, step)
+            return cols.snapshot(0)
+        return self._columns(symbol, np.array([t_ms], dtype=np.int64)).snapshot(0)
 
     def snapshots(self, t_ms: int) -> dict[str, Snapshot]:
         """One snapshot per symbol in the store at ``t_ms``."""
@@ -117,43 +179,17 @@ class ReplaySource:
         n = (int(end_ms) - int(start_ms)) // int(step_ms) + 1
         for lo in range(0, n, CHUNK):
             times = int(start_ms) + np.arange(lo, min(n, lo + CHUNK), dtype=np.int64) * int(step_ms)
-            yield from self._build(symbol, times)
+            cols = self._columns(symbol, times)
+            yield from map(cols.snapshot, range(len(cols)))
 
-    def _build(self, symbol: str, times: np.ndarray) -> Iterator[Snapshot]:
+    def _columns(self, symbol: str, times: np.ndarray) -> Columns:
+        """The fields of ``symbol`` at ``times`` as arrays (nothing per-snapshot is built here)."""
         prepared = self._prep(symbol)
-        exchange = self._exchange(symbol)
-        cols: dict[str, Column] = {}
+        arrays: dict[str, Column] = {}
         if prepared is not None:
             try:
-                cols = field_columns(prepared, times, self.stale_factor)
+                arrays = field_columns(prepared, times, self.stale_factor)
             except Exception as exc:
                 self.issues.report(symbol, "*", "replay_error", f"cannot build snapshots: {exc!r}")
-                cols = {}
-        # One Obs per *change* of (value, ts, quality) per field, shared by the consecutive
-        # times that see the same datum (funding or OI rows outlive many decision steps), then
-        # one Snapshot per time from positional arguments in field order; absent fields repeat
-        # the MISSING constant. map/zip keep the per-item work in C.
-        per_field: dict[str, list[Obs]] = {}
-        for name, (values, stamps, codes) in cols.items():
-            per_field[name] = _obs_list(values, stamps, codes)
-        columns = [per_field.get(name) or repeat(MISSING) for name in _FIELDS]
-        for t, *args in zip(times.tolist(), *columns, strict=False):
-            yield Snapshot(symbol, t, exchange, *args)
-
-
-def _obs_list(values: np.ndarray, stamps: np.ndarray, codes: np.ndarray) -> list[Obs]:
-    """The Obs of each row, built once per run of identical rows."""
-    n = len(values)
-    change = np.ones(n, dtype=bool)
-    if n > 1:
-        same_v = (values[1:] == values[:-1]) | (np.isnan(values[1:]) & np.isnan(values[:-1]))
-        change[1:] = ~same_v | (stamps[1:] != stamps[:-1]) | (codes[1:] != codes[:-1])
-    pos = np.flatnonzero(change)
-    c = codes[pos]
-    unique = list(map(_new_tuple, repeat(Obs), zip(values[pos].tolist(), stamps[pos].tolist(),
-                                                     _QUALITY_OBJ[c].tolist(), strict=True)))
-    for idx in np.flatnonzero(c == _MISSING_CODE).tolist():
-        unique[idx] = MISSING
-    if len(pos) == n:
-        return unique
-    return list(map(unique.__getitem__, (np.cumsum(change) - 1).tolist()))
+                arrays = {}
+        return Columns(symbol, self._exchange(symbol), times, arrays)

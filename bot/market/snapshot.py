@@ -5,12 +5,22 @@ a quality flag. A missing input is ``Obs(None, None, MISSING)``, never zero: a z
 rate and an unknown funding rate must not look alike to a strategy.
 
 Live and replay sources produce the same objects, so a strategy cannot tell them apart.
+
+Columnar (lazy) snapshots: the replay feed answers thousands of decision times at once from
+per-symbol arrays, and a strategy reads a handful of the ~35 fields. Building every ``Obs`` of
+every snapshot was most of a backtest's time (issue 12), so a replayed snapshot is created
+*unfilled*: it holds a reference to a :class:`ColumnSource` (arrays of a batch of times) and
+its row in it, and an ``Obs`` is built the first time its field is read, then kept in the
+field's slot. Reading, comparing, hashing, ``repr`` and ``to_record`` see the same values as an
+eagerly built snapshot (tests/market/test_snapshot_columnar.py proves it on real data), so this
+changes speed, never results.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, NamedTuple
+from dataclasses import field as _dc_field
+from typing import Any, NamedTuple, Protocol
 
 from bot.core.enums import Quality
 
@@ -47,6 +57,18 @@ def stale(value: float | None, ts: int | None) -> Obs:
     if value is None or value != value:
         return MISSING
     return Obs(float(value), ts, Quality.STALE)
+
+
+class ColumnSource(Protocol):
+    """Where a lazy snapshot's fields come from: one ``Obs`` per (field, row)."""
+
+    def obs(self, name: str, row: int) -> Obs:
+        """The observation of field ``name`` at ``row`` (MISSING when absent)."""
+        ...
+
+    def screened(self, screen: Any, row: int) -> bool | None:
+        """``screen``'s vectorised pre-screen at ``row`` (computed once per batch), None without one."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +127,42 @@ class Snapshot:
     spot_quote_volume_24h: Obs = MISSING
     spot_futures_volume_ratio: Obs = MISSING
 
+    # Lazy (columnar) snapshots only: the source of the unfilled fields and this snapshot's row.
+    # Not compared, hashed or shown: equality is about the observations, not their storage.
+    _cols: ColumnSource | None = _dc_field(default=None, init=False, repr=False, compare=False)
+    _row: int = _dc_field(default=0, init=False, repr=False, compare=False)
+
+    @classmethod
+    def lazy(cls, symbol: str, ts: int, exchange: str, cols: ColumnSource, row: int) -> Snapshot:
+        """A snapshot whose observation fields are read from ``cols`` at ``row`` on first access.
+
+        ``__init__`` is bypassed so the observation slots stay empty; reading an empty slot
+        raises AttributeError, which lands in :meth:`__getattr__`, which fills it.
+        """
+        snap = _new_object(cls)
+        _set(snap, "symbol", symbol)
+        _set(snap, "ts", ts)
+        _set(snap, "exchange", exchange)
+        _set(snap, "_cols", cols)
+        _set(snap, "_row", row)
+        return snap
+
+    def __getattr__(self, name: str) -> Obs:
+        # Only reached when a slot is empty, i.e. an unread field of a lazy snapshot.
+        if name not in _FIELD_SET:
+            raise AttributeError(name)
+        cols = self._cols
+        obs = MISSING if cols is None else cols.obs(name, self._row)
+        _set(self, name, obs)
+        return obs
+
+    def prescreened(self, screen: Any) -> bool | None:
+        """What ``screen`` (a strategy with a vectorised pre-screen) says about this snapshot's
+        row of its batch: False means "nothing can happen here"; None when this snapshot is not
+        part of a batch (live) or the strategy has no pre-screen, so nothing may be skipped."""
+        cols = self._cols
+        return None if cols is None else cols.screened(screen, self._row)
+
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         """Names of the observation fields (everything but symbol, ts, exchange)."""
@@ -141,4 +199,8 @@ class Snapshot:
         return cls(**kwargs)
 
 
-_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Snapshot) if f.name not in ("symbol", "ts", "exchange"))
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Snapshot)
+                                      if f.name not in ("symbol", "ts", "exchange") and not f.name.startswith("_"))
+_FIELD_SET = frozenset(_FIELD_NAMES)
+_new_object = object.__new__
+_set = object.__setattr__  # the dataclass is frozen; filling a lazy slot is not a mutation

@@ -27,9 +27,20 @@ class PriceState:
     overridden: bool = False  # set by the control API since the last bar
 
 
+_INF = math.inf
+
+
 def _opt(value: Any) -> float | None:
     v = float(value)
     return None if math.isnan(v) else v
+
+
+def _mark(a: Any, i: int) -> float | None:
+    """Row ``i`` of a mark series, ``None`` when absent or NaN."""
+    if len(a) <= i:
+        return None
+    v = float(a[i])
+    return None if v != v else v
 
 
 class Clock(Protocol):
@@ -47,6 +58,9 @@ class MarketDriver:
         self.prices: dict[str, PriceState] = {s: PriceState() for s in self.symbols}
         self._bar_cursor: dict[str, int] = {}
         self._funding_cursor: dict[str, int] = {}
+        # symbol -> (history, bar publication times, settlement times) as Python lists: the
+        # hourly "what became known" check walks a cursor instead of a numpy search per symbol.
+        self._times: dict[str, tuple[Any, list[int], list[int]]] = {}
         self.synced_to = clock.now_ms()
         self.events_applied = 0
         self._prime(self.synced_to)
@@ -77,13 +91,15 @@ class MarketDriver:
     def advance_to(self, t_ms: int) -> int:
         pending: list[tuple[int, int, str, int]] = []
         for symbol in self.symbols:
-            h = self.store[symbol]
-            n = int(h.bars_known_at(t_ms))
-            for i in range(self._bar_cursor[symbol], n):
-                pending.append((int(h.ts[i]) + int(h.bar_ms), 0, symbol, i))
-            m = int(h.funding_known_at(t_ms))
-            for j in range(self._funding_cursor[symbol], m):
-                pending.append((int(h.funding_ts[j]), 1, symbol, j))
+            bar_pub, funding_ts = self._event_times(symbol)
+            i, n = self._bar_cursor[symbol], len(bar_pub)
+            while i < n and bar_pub[i] <= t_ms:  # == range(cursor, bars_known_at(t)): times are sorted
+                pending.append((bar_pub[i], 0, symbol, i))
+                i += 1
+            j, m = self._funding_cursor[symbol], len(funding_ts)
+            while j < m and funding_ts[j] <= t_ms:
+                pending.append((funding_ts[j], 1, symbol, j))
+                j += 1
         pending.sort()
         for _, kind, symbol, idx in pending:
             try:
@@ -104,18 +120,25 @@ class MarketDriver:
         self.events_applied += len(pending)
         return len(pending)
 
+    def _event_times(self, symbol: str) -> tuple[list[int], list[int]]:
+        """Bar publication and settlement times of ``symbol`` (rebuilt if its history is replaced)."""
+        h = self.store[symbol]
+        cached = self._times.get(symbol)
+        if cached is None or cached[0] is not h:
+            cached = self._times[symbol] = (h, h.bar_close_ts.tolist(), h.funding_ts.tolist())
+        return cached[1], cached[2]
+
     def _apply_bar(self, symbol: str, i: int) -> None:
         h = self.store[symbol]
         ts = int(h.ts[i])
         o, hi, lo, c = (float(h.open[i]), float(h.high[i]), float(h.low[i]), float(h.close[i]))
-        if not all(math.isfinite(x) and x > 0 for x in (o, hi, lo, c)):
+        if not (0 < o < _INF and 0 < hi < _INF and 0 < lo < _INF and 0 < c < _INF):  # NaN fails too
             raise ValueError(f"non-positive or missing OHLC at ts={ts}")
-        mark = [_opt(a[i]) if len(a) > i else None
-                for a in (h.mark_open, h.mark_high, h.mark_low, h.mark_close)]
-        self.exchange.on_bar(symbol, ts, o, hi, lo, c, float(h.volume[i]),
-                             mark_o=mark[0], mark_h=mark[1], mark_l=mark[2], mark_c=mark[3])
+        mark_c = _mark(h.mark_close, i)
+        self.exchange.on_bar(symbol, ts, o, hi, lo, c, float(h.volume[i]), mark_o=_mark(h.mark_open, i),
+                             mark_h=_mark(h.mark_high, i), mark_l=_mark(h.mark_low, i), mark_c=mark_c)
         self._bar_cursor[symbol] = i + 1
-        self.prices[symbol] = PriceState(last=c, mark=mark[3] if mark[3] is not None else c,
+        self.prices[symbol] = PriceState(last=c, mark=mark_c if mark_c is not None else c,
                                          ts_ms=ts + int(h.bar_ms))
 
     def _apply_funding(self, symbol: str, j: int) -> None:

@@ -21,12 +21,13 @@ class ReplayFeed:
     def __init__(self, source, symbols: list[str] | None = None) -> None:
         self.source = source
         self.symbols = symbols
+        self._wanted = None if symbols is None else frozenset(symbols)  # asked once per symbol per bar
 
     async def snapshots(self, now_ms: int) -> dict[str, Snapshot]:
         snaps = self.source.snapshots(now_ms)
-        if self.symbols is not None:
-            snaps = {s: v for s, v in snaps.items() if s in self.symbols}
-        return {s: v for s, v in snaps.items() if v.last_price.value is not None}
+        wanted = self._wanted
+        return {s: v for s, v in snaps.items()
+                if (wanted is None or s in wanted) and v.last_price.value is not None}
 
 
 class LiveFeed:

@@ -11,10 +11,10 @@ import asyncio
 import time
 from dataclasses import dataclass, replace
 
-import ccxt.async_support as ccxt
 from loguru import logger
 
 from bot.core.enums import OrderSide, OrderStatus
+from bot.core.venue_errors import venue_errors
 from bot.execution.base import Executor
 from bot.execution.ids import parse_client_order_id
 from bot.execution.types import (
@@ -205,7 +205,7 @@ class EntryResolver:
     async def _lookup(self, request: OrderRequest) -> OrderState | None:
         try:
             return await self.executor.find_order(request.symbol, request.client_id, False)
-        except (ccxt.OperationFailed, ccxt.ExchangeNotAvailable) as exc:
+        except venue_errors("OperationFailed", "ExchangeNotAvailable") as exc:
             logger.warning("look-up of entry {} failed ({}): deciding from the position", request.client_id,
                            type(exc).__name__)
             return None
