@@ -70,7 +70,7 @@ from bot.risk.leverage import isolated_liquidation_price
 from bot.risk.manager import RiskManager
 from bot.risk.stops import ProtectionPlan, StopWatchdog, advance_protection
 from bot.trading.book import OpenTrade, TradeBook
-from bot.trading.exits import journal_exit_fills, resolve_exit
+from bot.trading.exits import booked_on_other_trades, journal_exit_fills, resolve_exit
 from bot.trading.feed import Feed
 from bot.trading.funding import FundingLedger
 from bot.trading.orders import (
@@ -438,7 +438,8 @@ class Engine:
 
     async def _close_trade(self, trade: OpenTrade, now: int) -> None:
         assert self.protector is not None
-        info = await resolve_exit(self.executor, trade, now_ms=now, own_exit_reason=self.protector.own_exits)
+        info = await resolve_exit(self.executor, trade, now_ms=now, own_exit_reason=self.protector.own_exits,
+                                  booked_elsewhere=booked_on_other_trades(self.journal, trade))
         reason = info.reason
         plan = self.plans.get(trade.symbol)
         if reason is ExitReason.STOP_LOSS and plan is not None and plan.trailing is not None and plan.best_price \

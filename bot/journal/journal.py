@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -370,6 +370,20 @@ class Journal:
         if seen is None:
             seen = self._fill_keys[trade_id] = self._journaled_fill_keys(trade_id)
         return (symbol, str(exchange_trade_id)) in seen
+
+    def fill_owner(self, symbol: str, exchange_trade_id: str | int, ts: Timestamp) -> str | None:
+        """The trade a venue fill is journaled on (by this process, or by an earlier run, found by
+        its time ``ts``), or None. Exit attribution uses it: a fill at the very millisecond a new
+        trade opened may be the previous trade's exit, already booked there."""
+        key = (symbol, str(exchange_trade_id))
+        for trade_id, keys in self._fill_keys.items():
+            if trade_id is not None and key in keys:
+                return trade_id
+        at = to_utc(ts, "ts")
+        for f in self.reader().fills(symbol=symbol, since=at, until=at + timedelta(milliseconds=1)):
+            if f.exchange_trade_id == key[1] and f.trade_id is not None:
+                return f.trade_id
+        return None
 
     def _journaled_fill_keys(self, trade_id: str | None) -> set[tuple[str, str]]:
         """(symbol, venue trade id) of the fills earlier runs journaled for ``trade_id``."""

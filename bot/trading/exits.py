@@ -7,6 +7,7 @@ state of our protective orders tell stop-loss, take-profit, liquidation and manu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.core.enums import ExitReason, OrderStatus, OrderType
@@ -31,16 +32,18 @@ class ExitInfo:
 
 
 async def resolve_exit(executor: Executor, trade: OpenTrade, *, now_ms: int,
-                       own_exit_reason: dict[str, ExitReason] | None = None) -> ExitInfo:
+                       own_exit_reason: dict[str, ExitReason] | None = None,
+                       booked_elsewhere: Callable[[FillState], bool] | None = None) -> ExitInfo:
     """Attribute a vanished position. ``own_exit_reason`` maps client ids of exit orders the bot
-    itself sent (signal, time stop, halt) to their reason."""
+    itself sent (signal, time stop, halt) to their reason. ``booked_elsewhere(fill)``: the fill
+    is already another trade's (see :func:`booked_on_other_trades`), never this trade's exit."""
     closing_side = trade.side.exit_order_side
     # Read from a little before the entry: the orders identified below are this trade's own
     # whatever their fills' time stamps say (``entry_ts`` is the bot's view of the entry, which
     # a venue clock can place after a fast exit); unidentified fills must come after the entry.
     closing = [f for f in await executor.fills(trade.symbol, trade.entry_ts - EXIT_FILL_SLACK_MS)
                if f.side is closing_side]
-    fills = [f for f in closing if f.ts >= trade.entry_ts]
+    fills = [f for f in closing if f.ts >= trade.entry_ts and not (booked_elsewhere and booked_elsewhere(f))]
     reason = ExitReason.MANUAL
     exit_order_ids: set[str] = set()
     closing_client_id: str | None = None
@@ -84,6 +87,17 @@ async def resolve_exit(executor: Executor, trade: OpenTrade, *, now_ms: int,
         pnl = trade.side.sign * trade.quantity * (price - trade.entry_price)
         fees = 0.0
     return ExitInfo(reason, price, ts, pnl, fees, tuple(used), frozenset(exit_order_ids), closing_client_id, note)
+
+
+def booked_on_other_trades(journal: Journal, trade: OpenTrade) -> Callable[[FillState], bool]:
+    """``booked_elsewhere`` for :func:`resolve_exit`: the fill is journaled on another trade.
+
+    The soak found it: a time-stop exit and the next entry filled in the same millisecond, then
+    the venue settled the new position; its exit read "every closing-side fill since the entry"
+    and took the previous trade's exit fill too (journaled twice, its fee counted twice)."""
+    def booked(fill: FillState) -> bool:
+        return journal.fill_owner(fill.symbol, fill.trade_id, fill.ts) not in (None, trade.trade_id)
+    return booked
 
 
 def journal_exit_fills(journal: Journal, trade: OpenTrade, info: ExitInfo, reason: ExitReason) -> None:

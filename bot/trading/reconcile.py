@@ -35,7 +35,7 @@ from bot.execution.ids import PREFIX, intent_key, parse_client_order_id
 from bot.journal import Journal
 from bot.risk.stops import ProtectionPlan, TrailingSpec
 from bot.trading.book import OpenTrade, TradeBook
-from bot.trading.exits import EXIT_FILL_SLACK_MS, journal_exit_fills, resolve_exit
+from bot.trading.exits import EXIT_FILL_SLACK_MS, booked_on_other_trades, journal_exit_fills, resolve_exit
 from bot.trading.funding import FundingLedger
 from bot.trading.protection import Protector
 
@@ -115,7 +115,8 @@ class Reconciler:
         for trade in list(self.book):
             pos = positions.get(trade.symbol)
             if pos is None:
-                info = await resolve_exit(self.executor, trade, now_ms=now, own_exit_reason=self._own_exits)
+                info = await resolve_exit(self.executor, trade, now_ms=now, own_exit_reason=self._own_exits,
+                                          booked_elsewhere=booked_on_other_trades(self.journal, trade))
                 journal_exit_fills(self.journal, trade, info, info.reason)
                 self.journal.record_trade_exit(trade.trade_id, exit_ts=info.ts, exit_price=info.price,
                                                exit_reason=info.reason, realised_pnl=info.realised_pnl,

@@ -22,7 +22,7 @@ from bot.execution.ids import client_order_id
 from bot.execution.types import FillState, OrderState
 from bot.journal.reader import JournalReader
 from bot.trading.book import OpenTrade
-from bot.trading.exits import resolve_exit
+from bot.trading.exits import booked_on_other_trades, resolve_exit
 from tests.engine import helpers
 from tests.engine.restart import open_engine
 from tests.engine.scripted import Scripted
@@ -181,3 +181,63 @@ async def test_entry_fill_a_killed_run_never_journaled_is_journaled_at_restart(t
     assert [(f.exchange_trade_id, float(f.price), float(f.quantity)) for f in fills] == [
         (str(venue_fill.trade_id), pytest.approx(venue_fill.price), pytest.approx(venue_fill.quantity))]
     assert resumed_fees == pytest.approx(venue_fill.fee, abs=1e-9) and venue_fill.fee > 0
+
+
+class _SettlingVenue:
+    """A settled position's venue: no order of ours closed it, the symbol is SETTLING, and the
+    closing-side fills since the entry are the previous trade's exit (same millisecond as this
+    entry) and the settlement."""
+
+    def __init__(self, fills: list[FillState]) -> None:
+        self._fills = fills
+
+    async def fills(self, symbol: str, since_ms: int | None = None) -> list[FillState]:
+        return [f for f in self._fills if since_ms is None or f.ts >= since_ms]
+
+    async def liquidations(self, symbol: str, since_ms: int | None = None) -> list[OrderState]:
+        return []
+
+    async def find_order(self, symbol: str, client_id: str, conditional: bool) -> OrderState | None:
+        return None
+
+    async def symbol_status(self, symbol: str, *, fresh: bool = False) -> str:
+        return "SETTLING"
+
+
+@pytest.mark.parametrize("earlier_run", [False, True])
+async def test_a_fill_booked_on_the_previous_trade_is_not_this_trades_exit(tmp_path: Path,
+                                                                           earlier_run: bool) -> None:
+    """Trade A's time-stop exit (fill 55) and trade B's entry fill in the same millisecond, then
+    B is settled (fill 60). B's exit is fill 60 alone: fill 55 is A's, journaled on A (by this
+    process, or by the run before a restart). The soak found it journaled twice."""
+    from bot.journal import Journal
+
+    t = 1_763_000_000_000
+    url = f"sqlite:///{tmp_path / 'j.sqlite'}"
+    journal = Journal.open(url)
+    journal.start_run("testnet", "h", "0")
+    a_exit = FillState(trade_id="55", order_id="801", symbol=SYM, side=OrderSide.BUY, price=524.77, quantity=2.41,
+                       fee=0.63, fee_asset="USDT", maker=False, realized_pnl=-0.62, ts=t)
+    settle = FillState(trade_id="60", order_id="802", symbol=SYM, side=OrderSide.BUY, price=524.63, quantity=2.39,
+                       fee=0.0, fee_asset="USDT", maker=False, realized_pnl=-0.29, ts=t + 3_500)
+    journal.record_trade_open(trade_id="tA", symbol=SYM, side=PositionSide.SHORT, strategy="s", entry_ts=t - 3_600_000,
+                              entry_price=524.51, quantity=2.41, leverage=2, margin_mode=MarginMode.ISOLATED,
+                              stop_price=530.0)
+    order = journal.record_order(client_order_id="db-run00001-k000000001-x1", ts=t, symbol=SYM,
+                                 type=OrderType.MARKET, side=OrderSide.BUY, quantity=2.41, trade_id="tA")
+    journal.record_fill(order, ts=t, symbol=SYM, side=OrderSide.BUY, price=524.77, quantity=2.41, fee=0.63,
+                        fee_asset="USDT", is_maker=False, exchange_trade_id="55", trade_id="tA", once=True)
+    journal.flush()
+    if earlier_run:  # a restart: this process never wrote fill 55, the database has it
+        journal.close()
+        journal = Journal.open(url)
+    b = OpenTrade(trade_id="tB", symbol=SYM, side=PositionSide.SHORT, strategy="s", entry_ts=t, entry_price=524.51,
+                  quantity=2.39, leverage=2.0, margin_mode=MarginMode.ISOLATED, key="k000000002", stop_price=530.0)
+    try:
+        venue: Any = _SettlingVenue([a_exit, settle])
+        info = await resolve_exit(venue, b, now_ms=t + 60_000, booked_elsewhere=booked_on_other_trades(journal, b))
+    finally:
+        journal.close()
+    assert info.reason is ExitReason.SETTLEMENT
+    assert [f.trade_id for f in info.fills] == ["60"]
+    assert info.price == 524.63 and info.realised_pnl == pytest.approx(-0.29)
