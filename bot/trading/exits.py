@@ -16,6 +16,7 @@ from bot.execution.ids import parse_client_order_id
 from bot.execution.types import FillState
 from bot.journal import Journal
 from bot.trading.book import OpenTrade
+from bot.trading.orders import journal_fill
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +120,8 @@ def journal_exit_fills(journal: Journal, trade: OpenTrade, info: ExitInfo, reaso
             trade_id=trade.trade_id, purpose=reason.value, exchange_order_id=first.order_id,
         )
     for fill in fresh:
-        journal.record_fill(
-            journal_order, ts=fill.ts, symbol=fill.symbol, side=fill.side, price=fill.price,
-            quantity=fill.quantity, fee=fill.fee, fee_asset=fill.fee_asset, is_maker=fill.maker,
-            exchange_trade_id=fill.trade_id, trade_id=trade.trade_id, once=True,
-            requested_price=trade.stop_price if reason is ExitReason.STOP_LOSS else None,
-            fee_usdt=None if fill.fee_asset.upper() == "USDT" else fill.fee_usdt)
+        journal_fill(journal, journal_order, fill, trade_id=trade.trade_id,
+                     requested_price=trade.stop_price if reason is ExitReason.STOP_LOSS else None)
     journal.record_order_status(journal_order, ts=info.ts, status="filled",
                                 filled_qty=sum(f.quantity for f in info.fills), avg_price=info.price,
                                 exchange_order_id=first.order_id)

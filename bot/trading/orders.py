@@ -137,12 +137,8 @@ class OrderRouter:
         if trade_id is None and _is_entry(state.client_id):
             return fills
         for fill in fills:
-            self.journal.record_fill(
-                journal_id, ts=fill.ts, symbol=fill.symbol, side=fill.side, price=fill.price, quantity=fill.quantity,
-                fee=fill.fee, fee_asset=fill.fee_asset, is_maker=fill.maker, exchange_trade_id=fill.trade_id,
-                requested_price=requested_price, latency_ms=latency_ms, trade_id=trade_id, once=True,
-                fee_usdt=_converted(fill),
-            )
+            journal_fill(self.journal, journal_id, fill, trade_id=trade_id, requested_price=requested_price,
+                         latency_ms=latency_ms)
         return fills
 
 
@@ -241,6 +237,18 @@ class EntryResolver:
         avg = sum(f.price * f.quantity for f in mine) / qty
         return replace(base, status=OrderStatus.FILLED, filled=qty, avg_price=avg, exchange_id=mine[0].order_id,
                        ts=max(f.ts for f in mine), raw_status=base.raw_status or "FILLED")
+
+
+def journal_fill(journal: Journal, journal_order_id: str, fill: FillState, *, trade_id: str | None,
+                 requested_price: float | None = None, latency_ms: int | None = None) -> bool:
+    """Journal one venue fill against ``journal_order_id``, once per trade (``record_fill(once=True)``);
+    True when it was written, False when the journal already had it. The one place a venue fill
+    becomes a journal row: the order's own answer, exit attribution, adoption and reconciliation."""
+    return journal.record_fill(
+        journal_order_id, ts=fill.ts, symbol=fill.symbol, side=fill.side, price=fill.price, quantity=fill.quantity,
+        fee=fill.fee, fee_asset=fill.fee_asset, is_maker=fill.maker, exchange_trade_id=fill.trade_id,
+        requested_price=requested_price, latency_ms=latency_ms, trade_id=trade_id, once=True,
+        fee_usdt=_converted(fill)) is not None
 
 
 def _converted(fill: FillState) -> float | None:

@@ -37,6 +37,7 @@ from bot.risk.stops import ProtectionPlan, TrailingSpec
 from bot.trading.book import OpenTrade, TradeBook
 from bot.trading.exits import EXIT_FILL_SLACK_MS, booked_on_other_trades, journal_exit_fills, resolve_exit
 from bot.trading.funding import FundingLedger
+from bot.trading.orders import journal_fill
 from bot.trading.protection import Protector
 
 
@@ -236,9 +237,7 @@ class Reconciler:
             return
         building = opening_fills(fills, trade.side.entry_order_side, trade.quantity)
         orders: dict[str | None, str] = {}
-        for fill in building:
-            if self.journal.fill_journaled(fill.symbol, fill.trade_id, trade.trade_id):
-                continue
+        for fill in building:  # a new trade: nothing of it is journaled yet
             journal_order = orders.get(fill.order_id)
             if journal_order is None:
                 journal_order = orders[fill.order_id] = self.journal.record_order(
@@ -246,12 +245,8 @@ class Reconciler:
                     type=OrderType.MARKET, side=fill.side, quantity=sum(f.quantity for f in building
                                                                         if f.order_id == fill.order_id),
                     trade_id=trade.trade_id, purpose="adopted", exchange_order_id=fill.order_id)
-            self.journal.record_fill(
-                journal_order, ts=fill.ts, symbol=fill.symbol, side=fill.side, price=fill.price,
-                quantity=fill.quantity, fee=fill.fee, fee_asset=fill.fee_asset, is_maker=fill.maker,
-                exchange_trade_id=fill.trade_id, trade_id=trade.trade_id, once=True,
-                fee_usdt=None if fill.fee_asset.upper() == "USDT" else fill.fee_usdt)
-            trade.fees += fill.fee_in_usdt
+            if journal_fill(self.journal, journal_order, fill, trade_id=trade.trade_id):
+                trade.fees += fill.fee_in_usdt
 
     async def _journal_missing_entry_fills(self, trade: OpenTrade, entry: Any) -> None:
         """Journal the entry fills a killed run never journaled, and add their fees to the trade.
@@ -270,15 +265,9 @@ class Reconciler:
                            type(exc).__name__)
             return
         for fill in fills:
-            if fill.order_id != entry.exchange_order_id or \
-                    self.journal.fill_journaled(fill.symbol, fill.trade_id, trade.trade_id):
-                continue
-            self.journal.record_fill(
-                entry.id, ts=fill.ts, symbol=fill.symbol, side=fill.side, price=fill.price, quantity=fill.quantity,
-                fee=fill.fee, fee_asset=fill.fee_asset, is_maker=fill.maker, exchange_trade_id=fill.trade_id,
-                trade_id=trade.trade_id, once=True,
-                fee_usdt=None if fill.fee_asset.upper() == "USDT" else fill.fee_usdt)
-            trade.fees += fill.fee_in_usdt
+            if fill.order_id == entry.exchange_order_id and journal_fill(self.journal, entry.id, fill,
+                                                                         trade_id=trade.trade_id):
+                trade.fees += fill.fee_in_usdt
 
     def _trade_from_journal(self, view: Any, reader: Any) -> OpenTrade:
         stop_cid = tp_cid = None
