@@ -33,11 +33,8 @@ T0 = to_ms("2025-03-18T06:00:00Z")
 
 async def test_take_profit_hit_while_down_is_journaled_with_the_venues_fill(tmp_path: Path, sample_dir: Path) -> None:
     emu = await helpers.start(MarketStore.load(sample_dir, symbols=[SYM]), T0, [SYM], max_weight=10_000_000)
-    strategy = Scripted({SYM: (T0, IntentKind.ENTER_LONG)}, stop_pct=0.30, tp_pct=0.30, leverage=1.0)
     try:
-        bot = await open_engine(tmp_path, emu, SYM, strategy)
-        await bot.engine.safe_cycle()
-        strategy.held.add(SYM)
+        bot, strategy = await _long_held(tmp_path, emu)
         await bot.stop()  # down from here
         pos = emu.state.exchange.position(SYM)
         assert pos is not None
@@ -55,6 +52,15 @@ async def test_take_profit_hit_while_down_is_journaled_with_the_venues_fill(tmp_
     assert journaled == sorted((tid, pytest.approx(p), pytest.approx(q)) for tid, p, q in venue)
     assert trade.exit_reason == "take_profit"
     assert float(trade.exit_price) == pytest.approx(venue[-1][1])
+
+
+async def _long_held(tmp_path: Path, emu: Any) -> tuple[Any, Scripted]:
+    """A bot whose first cycle went long on ``SYM`` (30% stop and take-profit, 1x): the trade is held."""
+    strategy = Scripted({SYM: (T0, IntentKind.ENTER_LONG)}, stop_pct=0.30, tp_pct=0.30, leverage=1.0)
+    bot = await open_engine(tmp_path, emu, SYM, strategy)
+    await bot.engine.safe_cycle()
+    strategy.held.add(SYM)
+    return bot, strategy
 
 
 def _the_trade_and_its_fills(tmp_path: Path) -> tuple[Any, list[Any]]:
@@ -132,11 +138,8 @@ async def test_exit_fill_journaled_before_a_kill_is_not_counted_twice(tmp_path: 
     trade; the next run's reconciliation closes it. Fees = the entry's and the exit's commission
     as the venue charged them, once each (the soak found the exit's counted twice)."""
     emu = await helpers.start(MarketStore.load(sample_dir, symbols=[SYM]), T0, [SYM], max_weight=10_000_000)
-    strategy = Scripted({SYM: (T0, IntentKind.ENTER_LONG)}, stop_pct=0.30, tp_pct=0.30, leverage=1.0)
     try:
-        bot = await open_engine(tmp_path, emu, SYM, strategy)
-        await bot.engine.safe_cycle()
-        strategy.held.add(SYM)
+        bot, strategy = await _long_held(tmp_path, emu)
         pos = emu.state.exchange.position(SYM)
         assert pos is not None and bot.engine.protector is not None
         await bot.engine.protector.close_at_market(SYM, OrderSide.SELL, abs(pos.quantity), ExitReason.SIGNAL,

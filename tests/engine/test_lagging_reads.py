@@ -33,12 +33,19 @@ def _resting(sim: Any, kind: OrderType) -> list[Any]:
     return [o for o in sim.open_orders(SYM, conditional=True) if o.type is kind]
 
 
-async def test_stop_hidden_by_a_lagging_read_is_not_placed_twice(tmp_path: Path, sample_dir: Path) -> None:
+async def _lagging_venue_and_bot(tmp_path: Path, sample_dir: Path) -> tuple[Any, Any]:
+    """An emulator whose order queries lag by ``LAG_MS``, and a bot that goes long at once
+    (5% stop, 10% take-profit)."""
     store = MarketStore.load(sample_dir, symbols=[SYM])
     emu = await helpers.start(store, T0, [SYM], max_weight=10_000_000)
     await emu.control("scenario", {"order_visibility_lag_ms": LAG_MS})
     bot = await open_engine(tmp_path, emu, SYM, Scripted({SYM: (T0, IntentKind.ENTER_LONG)}, stop_pct=0.05,
                                                           tp_pct=0.10))
+    return emu, bot
+
+
+async def test_stop_hidden_by_a_lagging_read_is_not_placed_twice(tmp_path: Path, sample_dir: Path) -> None:
+    emu, bot = await _lagging_venue_and_bot(tmp_path, sample_dir)
     engine = bot.engine
     sim = emu.state.exchange
     try:
@@ -67,11 +74,7 @@ async def test_a_confirmed_stop_the_venue_removed_is_replaced_without_waiting_ou
     """The venue drops the stop (expired, or cancelled by it) before any read listed it: the bot
     asks the venue about the unlisted stop, learns it is gone and places a new one in the next
     cycle past the visibility lag, not 10 s later (the trust in an unlisted confirmed stop)."""
-    store = MarketStore.load(sample_dir, symbols=[SYM])
-    emu = await helpers.start(store, T0, [SYM], max_weight=10_000_000)
-    await emu.control("scenario", {"order_visibility_lag_ms": LAG_MS})
-    bot = await open_engine(tmp_path, emu, SYM, Scripted({SYM: (T0, IntentKind.ENTER_LONG)}, stop_pct=0.05,
-                                                          tp_pct=0.10))
+    emu, bot = await _lagging_venue_and_bot(tmp_path, sample_dir)
     engine = bot.engine
     sim = emu.state.exchange
     try:
