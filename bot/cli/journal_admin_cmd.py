@@ -17,7 +17,7 @@ import typer
 from rich.text import Text
 
 from bot.cli.common import ConfigOption, JournalOption, JsonOption, console, print_json
-from bot.cli.journal_cmd import _password, journal_app
+from bot.cli.journal_cmd import journal_app
 
 if TYPE_CHECKING:  # imported lazily at run time: `derivbot --help` must not load SQLAlchemy
     from sqlalchemy.engine import Engine
@@ -108,13 +108,13 @@ def _clean(url: str) -> Iterator[None]:
     """Journal errors (file exists, tool missing, dump failed) are one line and exit status 1."""
     from bot.cli.common import fail
     from bot.journal.errors import JournalError
+    from bot.logging import register_secrets, url_passwords
 
+    register_secrets(*url_passwords(url))  # a tool's error may repeat the password bare, outside any URL
     try:
         yield
     except JournalError as exc:
-        password = _password(url)
-        message = str(exc)
-        fail(message.replace(password, "***") if password else message)
+        fail(str(exc))
 
 
 def register(app: typer.Typer) -> None:

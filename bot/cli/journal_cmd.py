@@ -61,13 +61,17 @@ def _setup_roles(url: str, writer: str, reader: str) -> str | None:
 
     from bot.journal.db import create_journal_engine
     from bot.journal.roles import READER_PASSWORD_ENV, WRITER_PASSWORD_ENV, setup_roles
+    from bot.logging import register_secrets
 
+    passwords = {"writer": os.environ.get(WRITER_PASSWORD_ENV), "reader": os.environ.get(READER_PASSWORD_ENV)}
+    # ALTER ROLE ... PASSWORD carries them in its SQL text, which a database error repeats: redacted everywhere
+    register_secrets(*passwords.values())
     engine = create_journal_engine(url)
     try:
         if engine.dialect.name != "postgresql":
             return None
-        setup_roles(engine, writer=writer, reader=reader, writer_password=os.environ.get(WRITER_PASSWORD_ENV),
-                    reader_password=os.environ.get(READER_PASSWORD_ENV))
+        setup_roles(engine, writer=writer, reader=reader, writer_password=passwords["writer"],
+                    reader_password=passwords["reader"])
     finally:
         engine.dispose()
     return f"{writer} (SELECT, INSERT), {reader} (SELECT)"
