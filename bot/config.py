@@ -248,6 +248,16 @@ class JournalSettings(_Section):
     url: str = DEFAULT_JOURNAL_URL
     batch_size: int = _number(200, ge=1, le=10_000)
     flush_interval_ms: int = _number(200, ge=1, le=10_000)
+    max_pending: int = _number(
+        10_000, ge=100, le=1_000_000,
+        description="rows queued but not yet committed beyond which the bot opens no new positions (exits and "
+                    "stops go on) until the journal is back to half of it",
+    )
+    flush_wait_s: float = _number(
+        5.0, gt=0, le=300,
+        description="longest a live cycle waits for the journal to commit; a slower or unreachable database "
+                    "leaves the rows queued and the loop goes on",
+    )
 
     @field_validator("url")
     @classmethod

@@ -119,6 +119,9 @@ class Engine:
         #: state (a crash must lose neither). A backtest's journal and state file are only read
         #: after the run, so it writes them in batches and at shutdown (issue 12)
         self.flush_on_trades = flush_on_trades
+        #: the journal has more rows queued than its bound: no new entries until it catches up
+        #: (exits, stops and reconciliation go on; see ``_watch_journal``)
+        self.journal_backlogged = False
         self.risk = RiskManager(settings.risk, self.mode, fee_rate=settings.paper.taker_fee)
         files = risk_files or RiskFiles.from_halt_file(settings.engine.halt_file)
         self.breaker, self._restored_transitions = CircuitBreaker.restore(settings.risk, files)
@@ -368,6 +371,7 @@ class Engine:
         for transition in transitions:
             self._journal_transition(transition)
         report.risk_state = self.breaker.state.value
+        self._watch_journal(now)
 
         if self.breaker.must_flatten:
             changed = await self._flatten(positions, open_orders, now)
@@ -391,7 +395,7 @@ class Engine:
         if self.flush_every_cycle or (self.flush_on_trades and (transitions or report.entries or report.exits)):
             self.breaker.save()  # live: every cycle; a backtest's state file is saved at shutdown
         if self.flush_every_cycle or (self.flush_on_trades and (report.entries or report.exits)):
-            self.journal.flush()
+            self._flush_journal()
         report.equity = balance.equity
         if self.cycles % 24 == 0 or report.entries or report.exits:
             logger.info("cycle {} at {}: equity {:.2f}, {} open, state {}, {} signals, {} entries, {} exits",
@@ -673,7 +677,7 @@ class Engine:
         self._pending_entry_fills[trade.trade_id] = (placed, plan.entry_price)
         await self._record_entry_fills()
         if self.flush_on_trades:
-            self.journal.flush()
+            self._flush_journal()
         return True
 
     async def _resolve_entry(self, key: str, pending: PendingOrder, before: float, answered: OrderState | None,
@@ -788,7 +792,47 @@ class Engine:
             except ValueError as exc:
                 logger.warning("ignoring malformed position {}: {}", p.symbol, exc)
         return AccountState(ts=now, equity=balance.equity, positions=tuple(exposures),
-                            risk_state=self.breaker.effective_state(now))
+                            risk_state=self.breaker.effective_state(now), journal_backlogged=self.journal_backlogged)
+
+    def _watch_journal(self, now: int) -> None:
+        """Pause new entries while the journal is backlogged, resume once it caught up (issue 18).
+
+        The writer's queue is never cut, so a slow or unreachable database costs memory and, on a
+        crash, the rows not yet committed: past the bound the bot takes no new risk it could not
+        account for, while exits and stops, which reduce risk, go on. One message when it pauses,
+        one when it resumes (the writer's hysteresis). A backtest's market waits for it instead:
+        simulated time must not trade differently because a disk was slow."""
+        health = self.journal.health()
+        if not self.flush_every_cycle:
+            if health.backlogged:
+                self.journal.flush()
+            return
+        if health.backlogged == self.journal_backlogged:
+            return
+        self.journal_backlogged = health.backlogged
+        data = {"pending": health.pending, "max_pending": health.max_pending, "lag_s": round(health.lag_s, 3),
+                "last_error": health.last_error}
+        if health.backlogged:
+            message = (f"journal backlogged ({health.pending} rows not committed, bound {health.max_pending}, oldest "
+                       f"{health.lag_s:.1f}s): no new entries until it catches up; exits and stops go on")
+            logger.warning(message)
+            self.journal.record_event("entries_paused", message, severity="warning", ts=now, data=data)
+        else:
+            message = f"journal caught up ({health.pending} rows pending): new entries resume"
+            logger.info(message)
+            self.journal.record_event("entries_resumed", message, ts=now, data=data)
+
+    def _flush_journal(self) -> None:
+        """Wait for the journal to commit what was recorded, at most ``journal.flush_wait_s``, and not
+        at all while its oldest queued row is already older than that (the database is down or
+        slow): a stalled database must not hold up exits and stops. The rows stay queued."""
+        wait = self.settings.journal.flush_wait_s
+        if self.journal.health().lag_s > wait:
+            return
+        try:
+            self.journal.flush(timeout=wait)
+        except TimeoutError as exc:
+            logger.warning("journal not committed within {:g}s, the loop goes on: {}", wait, exc)
 
     def _journal_decision(self, intent: Intent, decision, signal_id: str | None, now: int) -> str:
         return self.journal.record_risk_decision(

@@ -109,8 +109,10 @@ def _hint_for(exc: BaseException, journal_url: str | None) -> str | None:
     import ccxt
     import sqlalchemy.exc
 
-    from bot.journal.errors import JournalError
+    from bot.journal.errors import JournalError, JournalVersionError
 
+    if isinstance(exc, JournalVersionError):  # the URL is right: the code is too old for it
+        return "upgrade derivbot: this version cannot use a journal a newer version wrote"
     if isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied):
         return ("the exchange refused the API key: check DERIVBOT_EXCHANGE__API_KEY and "
                 "DERIVBOT_EXCHANGE__API_SECRET (testnet keys for testnet, futures enabled, IP allowed)")

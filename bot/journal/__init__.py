@@ -9,6 +9,7 @@ from bot.journal.errors import (
     JournalClosedError,
     JournalError,
     JournalInputError,
+    JournalVersionError,
     JournalWriteError,
 )
 from bot.journal.journal import Journal
@@ -21,6 +22,7 @@ __all__ = [
     "JournalClosedError",
     "JournalError",
     "JournalInputError",
+    "JournalVersionError",
     "JournalWriteError",
     "WriterHealth",
 ]

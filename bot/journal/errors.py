@@ -23,3 +23,8 @@ class AppendOnlyViolation(JournalError):
 
 class JournalClosedError(JournalError):
     """The journal was closed (or its writer died); nothing more can be queued."""
+
+
+class JournalVersionError(JournalError):
+    """The journal's schema revision is one this code does not know: a newer derivbot wrote it.
+    Raised before anything is written; the fix is to upgrade derivbot, not to touch the journal."""

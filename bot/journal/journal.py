@@ -46,7 +46,7 @@ from bot.journal.convert import (
 )
 from bot.journal.db import create_journal_engine
 from bot.journal.errors import JournalInputError
-from bot.journal.migrate import upgrade_to_head
+from bot.journal.migrate import check_known_revision, upgrade_to_head
 from bot.journal.writer import BatchWriter, WriterHealth, install_append_only_guard
 from bot.logging import redact
 
@@ -83,19 +83,29 @@ class Journal:
     @classmethod
     def open(cls, url: str | None = None, *, settings: JournalSettings | None = None,
              batch_size: int | None = None, flush_interval_ms: int | None = None,
-             migrate: bool = True) -> Journal:
+             max_pending: int | None = None, migrate: bool = True) -> Journal:
         """Open (and by default migrate to head) the journal at ``url`` or ``settings.url``, and
-        start the writer thread."""
+        start the writer thread.
+
+        A journal whose schema revision this code does not know (a newer derivbot wrote it) is
+        refused before anything is written, migrated or not (:func:`check_known_revision`)."""
         settings = settings or JournalSettings()
         url = url or settings.url
         if migrate:
             upgrade_to_head(url)
         engine = create_journal_engine(url)
+        try:
+            if not migrate:
+                check_known_revision(engine)
+        except BaseException:
+            engine.dispose()
+            raise
         install_append_only_guard(engine)
         writer = BatchWriter(
             engine,
             batch_size=batch_size or settings.batch_size,
             flush_interval_ms=flush_interval_ms or settings.flush_interval_ms,
+            max_pending=max_pending or settings.max_pending,
         )
         return cls(engine, writer, url)
 

@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from bot.journal.db import create_journal_engine, normalise_url
-from bot.journal.errors import JournalError
+from bot.journal.errors import JournalError, JournalVersionError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -35,6 +35,37 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> list[str]:
+    """Every revision this code ships, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
+def check_known_revision(bind: Engine | sa.Connection) -> None:
+    """Refuse a journal whose schema revision this code does not know.
+
+    A newer derivbot may have added columns, constraints or meanings the code here would write
+    around (or Alembic would fail on half-way, with "Can't locate revision"). Only reads: call it
+    before anything is written. An empty database (no revision yet) passes."""
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            check_known_revision(conn)
+        return
+    heads = MigrationContext.configure(bind).get_current_heads()
+    known = known_revisions()
+    unknown = sorted(h for h in heads if h not in known)
+    if unknown:
+        from bot import __version__
+
+        where = bind.engine.url.render_as_string(hide_password=True)
+        raise JournalVersionError(
+            f"the journal {where} is at schema revision {', '.join(unknown)}, which this derivbot "
+            f"({__version__}) does not know: it knows revisions {known[0]}..{known[-1]}, so a newer derivbot "
+            "wrote this journal. Upgrade derivbot to the version that wrote it (or later); nothing was "
+            "written, and the journal must not be downgraded by hand"
+        )
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
@@ -49,6 +80,7 @@ def upgrade_to_head(url: str, engine: Engine | None = None) -> str:
         cfg = alembic_config(url)
         try:
             with engine.begin() as conn:
+                check_known_revision(conn)  # before Alembic writes anything
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except sa.exc.ProgrammingError as exc:

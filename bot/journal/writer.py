@@ -15,6 +15,13 @@ Failure policy (no row is ever dropped silently):
 * ``close()`` that cannot reach the database within its timeout moves the remaining rows to
   ``failed`` (and logs them) instead of hanging forever.
 
+Bound (issue 18): the queue is never cut and ``submit`` never waits, so a slow or unreachable
+database cannot stall the trading loop nor lose an acknowledged row. Instead, once more than
+``max_pending`` rows are uncommitted the writer reports itself *backlogged* (``health()``), and
+the engine stops opening positions until it has caught up; it counts as caught up again only
+at half the bound or below (hysteresis: one pause and one resume message per stall, not one per
+row around the threshold).
+
 Every row gets its place in its table's hash chain (:mod:`bot.journal.chain`) in the transaction
 that inserts it. Rows of one batch are inserted table by table in foreign-key order (parents
 first), which keeps references valid inside a batch and lets SQLAlchemy use one multi-row INSERT
@@ -44,6 +51,8 @@ from bot.journal.models import TABLES_IN_ORDER
 
 _TABLE_RANK = {table.name: rank for rank, table in enumerate(TABLES_IN_ORDER)}
 _FORBIDDEN_PREFIXES = ("UPDATE", "DELETE", "TRUNCATE", "DROP", "ALTER", "REPLACE", "UPSERT")
+#: rows queued but not committed beyond which the writer is backlogged (``JournalSettings.max_pending``)
+DEFAULT_MAX_PENDING = 10_000
 _PERMANENT_SQLITE_MESSAGES = ("no such table", "no such column", "has no column", "constraint failed")
 
 
@@ -60,12 +69,17 @@ class FailedRow:
 
 @dataclass(frozen=True, slots=True)
 class WriterHealth:
-    """State of the writer for status pages and alerts. ``ok`` means: alive, not retrying, and
-    no row in the error state."""
+    """State of the writer for status pages and alerts. ``ok`` means: alive, not retrying, not
+    backlogged, and no row in the error state."""
 
     ok: bool
     alive: bool
     pending: int
+    #: more than ``max_pending`` rows were uncommitted, and not yet back to half of that
+    backlogged: bool
+    max_pending: int
+    #: seconds the oldest uncommitted row has waited (0.0 when nothing is pending)
+    lag_s: float
     written: int
     batches: int
     retries: int
@@ -114,15 +128,20 @@ class BatchWriter:
     """Queue + writer thread. Thread-safe: any thread may ``submit`` and ``flush``."""
 
     def __init__(self, engine: Engine, *, batch_size: int = 200, flush_interval_ms: int = 200,
-                 retry_backoff_s: float = 0.05, max_backoff_s: float = 5.0,
-                 name: str = "journal-writer") -> None:
+                 max_pending: int = DEFAULT_MAX_PENDING, retry_backoff_s: float = 0.05,
+                 max_backoff_s: float = 5.0, name: str = "journal-writer") -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if flush_interval_ms < 1:
             raise ValueError(f"flush_interval_ms must be >= 1, got {flush_interval_ms}")
+        if max_pending < 2:
+            raise ValueError(f"max_pending must be >= 2, got {max_pending}")
         self._engine = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         self._batch_size = batch_size
         self._interval_s = flush_interval_ms / 1000
+        self._max_pending = max_pending
+        self._resume_at = max_pending // 2  # backlogged until pending is back at or below this
+        self._backlogged = False
         self._backoff_s = retry_backoff_s
         self._max_backoff_s = max_backoff_s
         self._cond = threading.Condition()
@@ -132,6 +151,7 @@ class BatchWriter:
         self._flush_target = 0
         self._reported_upto = 0
         self._in_flight = 0
+        self._in_flight_since = 0.0  # when the oldest row of the batch being written was queued
         self._failed: list[FailedRow] = []
         self._written = 0
         self._batches = 0
@@ -156,6 +176,11 @@ class BatchWriter:
                 raise JournalClosedError(f"the journal writer died: {self._crashed!r}")
             self._seq += 1
             self._queue.append(_Item(self._seq, table, row))
+            if not self._backlogged and len(self._queue) + self._in_flight > self._max_pending:
+                self._backlogged = True
+                logger.warning("journal backlogged: {} rows not yet committed (bound {}; last error: {}); "
+                               "rows stay queued", len(self._queue) + self._in_flight, self._max_pending,
+                               self._last_error)
             if len(self._queue) >= self._batch_size:
                 self._cond.notify_all()
             elif len(self._queue) == 1:
@@ -211,10 +236,15 @@ class BatchWriter:
         with self._cond:
             alive = self._thread.is_alive() and self._crashed is None
             pending = len(self._queue) + self._in_flight
+            oldest = self._in_flight_since if self._in_flight else (self._queue[0].enqueued if self._queue else None)
             return WriterHealth(
-                ok=(alive or (self._closing and pending == 0)) and not self._retrying and not self._failed,
+                ok=((alive or (self._closing and pending == 0)) and not self._retrying and not self._failed
+                    and not self._backlogged),
                 alive=alive,
                 pending=pending,
+                backlogged=self._backlogged,
+                max_pending=self._max_pending,
+                lag_s=0.0 if oldest is None else max(0.0, time.monotonic() - oldest),
                 written=self._written,
                 batches=self._batches,
                 retries=self._retries,
@@ -236,6 +266,10 @@ class BatchWriter:
                 with self._cond:
                     self._in_flight = 0
                     self._processed = batch[-1].seq
+                    if self._backlogged and len(self._queue) <= self._resume_at:
+                        self._backlogged = False
+                        logger.info("journal caught up: {} rows pending (resumes at {} or fewer)",
+                                    len(self._queue), self._resume_at)
                     self._cond.notify_all()
         except BaseException as exc:  # a bug in the writer: make it loud, never a silent stop
             logger.exception("journal writer crashed; rows queued from now on are refused")
@@ -268,6 +302,7 @@ class BatchWriter:
             count = min(self._batch_size, len(self._queue))
             batch = [self._queue.popleft() for _ in range(count)]
             self._in_flight = count
+            self._in_flight_since = batch[0].enqueued
             return batch
 
     def _write(self, batch: list[_Item]) -> None:

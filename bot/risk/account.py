@@ -51,6 +51,8 @@ class AccountState:
     equity: float
     positions: Sequence[Exposure] = field(default_factory=tuple)
     risk_state: RiskState = RiskState.ACTIVE
+    #: the journal cannot keep up (bot.journal.writer): entries are refused, exits are not
+    journal_backlogged: bool = False
 
     def position(self, symbol: str) -> Exposure | None:
         for pos in self.positions:

@@ -38,6 +38,8 @@ class ReasonCode(StrEnum):
     BREAKER_PAUSED = "breaker_paused"
     BREAKER_REDUCING = "breaker_reducing"
     BREAKER_HALTED = "breaker_halted"
+    # rejections: the journal cannot record the trade in time (issue 18)
+    JOURNAL_BACKLOGGED = "journal_backlogged"
     # rejections: account limits
     MAX_OPEN_POSITIONS = "max_open_positions"
     MAX_POSITIONS_PER_SYMBOL = "max_positions_per_symbol"

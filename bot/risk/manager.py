@@ -112,6 +112,8 @@ class RiskManager:
 
         if account.risk_state in _BREAKER_CODES:
             return reject(_BREAKER_CODES[account.risk_state], risk_state=account.risk_state.value)
+        if account.journal_backlogged:
+            return reject(ReasonCode.JOURNAL_BACKLOGGED)
 
         stop_pct = intent.stop_loss_pct
         if stop_pct is None:

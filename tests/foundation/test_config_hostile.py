@@ -100,6 +100,10 @@ def test_every_numeric_setting_is_finite_and_bounded(tmp_path: Path, table: str,
         ("[risk]\npause_after_losses_minutes = {}\n", "risk.pause_after_losses_minutes", "43200", "43200", "43201"),
         ("[universe]\nmin_quote_volume_24h = {}\n", "universe.min_quote_volume_24h", "1000000000000", "1e12",
          "1e308"),
+        # the journal's queue bound (issue 18): below 100 the bot would pause on a normal cycle's rows
+        ("[journal]\nmax_pending = {}\n", "journal.max_pending", "1000000", "1000000", "1000001"),
+        ("[journal]\nmax_pending = {}\n", "journal.max_pending", "greater than or equal to 100", "100", "99"),
+        ("[journal]\nflush_wait_s = {}\n", "journal.flush_wait_s", "300", "300", "300.5"),
     ],
 )
 def test_documented_bounds_name_field_value_and_limit(tmp_path: Path, toml: str, field: str, limit: str,

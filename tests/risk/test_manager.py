@@ -88,6 +88,18 @@ def test_breaker_blocks_entries(state: RiskState, code: ReasonCode) -> None:
     assert d.verdict is Verdict.REJECTED and d.reason_code is code and d.plan is None
 
 
+def test_a_backlogged_journal_blocks_entries_but_not_exits() -> None:
+    """Issue 18: past the journal's bound no new position is opened; closing one still is."""
+    m = manager()
+    d = m.evaluate(entry(), account(journal_backlogged=True), instrument(), 2.5)
+    assert d.verdict is Verdict.REJECTED and d.reason_code is ReasonCode.JOURNAL_BACKLOGGED and d.plan is None
+    pos = exposure(SYMBOL, LONG)
+    out = m.evaluate(Intent(IntentKind.EXIT, SYMBOL, "test", 0), account(positions=[pos], journal_backlogged=True),
+                     instrument(), 10.0)
+    assert out.verdict is Verdict.APPROVED and out.reason_code is ReasonCode.EXIT_ALLOWED
+    assert m.evaluate(entry(), account(journal_backlogged=False), instrument(), 2.5).approved
+
+
 # -- stop-loss sanity and bad input -----------------------------------------------------------
 
 
