@@ -29,7 +29,6 @@ from bot import safety
 from bot.core.enums import ExitReason, OrderSide, OrderType, PositionSide
 from bot.core.instrument import Instrument
 from bot.core.precision import Rounding
-from bot.risk.decision import OrderPlan
 
 _STOP_TYPES = (OrderType.STOP_MARKET, OrderType.TRAILING_STOP_MARKET)
 
@@ -98,17 +97,6 @@ class ProtectionPlan:
     breakeven_trigger_pct: float | None = None  # move the stop to entry after this favourable move
     breakeven_offset_pct: float = 0.0  # ... plus this much (to cover fees)
     best_price: float | None = None  # most favourable mark since entry (for trailing)
-
-    @classmethod
-    def from_order_plan(cls, plan: OrderPlan, *, entry_price: float | None = None,
-                        trailing: TrailingSpec | None = None,
-                        breakeven_trigger_pct: float | None = None,
-                        breakeven_offset_pct: float = 0.0) -> ProtectionPlan:
-        """Start protecting a position opened from ``plan`` (pass the real fill price if known)."""
-        return cls(symbol=plan.symbol, side=plan.side, entry_price=entry_price or plan.entry_price,
-                   stop_price=plan.stop_price, take_profit_price=plan.take_profit_price,
-                   time_stop_ms=plan.time_stop_ms, trailing=trailing,
-                   breakeven_trigger_pct=breakeven_trigger_pct, breakeven_offset_pct=breakeven_offset_pct)
 
 
 # -- actions the engine executes, in order -------------------------------------------------
