@@ -15,6 +15,8 @@ old behaviour), the fees would be about 1/700 of that.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import asyncio
 from pathlib import Path
 
@@ -116,6 +118,11 @@ async def test_an_unreadable_bnb_price_uses_the_latest_known_one_and_is_journale
     journal.close()
     assert len(events) == 1 and events[0].severity == "warning"
     assert "latest known BNB price" in events[0].message and second.trade_id in events[0].message
+    # dated at the fill (the venue clock stood at T0 + 2h when it filled), not when it was journaled
+    assert events[0].ts == datetime.fromtimestamp((T0 + 2 * MS_PER_HOUR) / 1000, tz=UTC) == \
+        datetime.fromtimestamp(second.ts / 1000, tz=UTC)
+    assert events[0].data == {"asset": "BNB", "ts": T0 + 2 * MS_PER_HOUR, "price_used": pytest.approx(bnb_at_entry),
+                              "trade_id": second.trade_id, "symbol": SYM}
 
 
 async def test_one_failed_bnb_price_read_is_retried_not_valued_at_a_stale_price(tmp_path: Path) -> None:
