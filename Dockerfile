@@ -10,7 +10,6 @@ COPY bot ./bot
 COPY strategies ./strategies
 COPY config ./config
 COPY scripts ./scripts
-COPY data/sample ./data/sample
 RUN bash -c 'source scripts/_venv.sh && install_derivbot ""'
 ENV PATH="/opt/derivbot-venv/bin:${PATH}"
 

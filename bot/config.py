@@ -267,6 +267,21 @@ class JournalSettings(_Section):
         return value
 
 
+class MetricsSettings(_Section):
+    """The Prometheus endpoint and the health check of a running bot (``bot.ops``).
+
+    Off unless enabled (``derivbot init``'s config and the docker-compose file enable it): a port
+    bound by every ``derivbot run`` would collide between two bots on one machine. Loopback by
+    default; another address exposes balances and positions to whoever reaches the port.
+    """
+
+    enabled: bool = _flag(False, description="serve /metrics and /healthz while the bot runs")
+    host: str = Field("127.0.0.1", min_length=1, max_length=255, description="interface to bind")
+    port: int = _number(9464, ge=1, le=65_535)
+    stale_after_cycles: float = _number(
+        3.0, ge=1, le=1000, description="unhealthy once the last good cycle is older than this many cycle lengths")
+
+
 class LoggingSettings(_Section):
     level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     json_file: str | None = Field(None, description="path of a JSON log file (rotated); None = console only")
@@ -413,6 +428,7 @@ class Settings(BaseSettings):
     paper: PaperSettings = Field(default_factory=PaperSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     journal: JournalSettings = Field(default_factory=JournalSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @classmethod

@@ -26,8 +26,9 @@ import asyncio
 import contextlib
 import math
 import time
-from collections import deque
-from dataclasses import dataclass, replace
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loguru import logger
@@ -97,6 +98,12 @@ class CycleReport:
     orders: int = 0
     equity: float = 0.0
     risk_state: str = RiskState.ACTIVE.value
+    #: the account at the end of the cycle (metrics, bot.ops.metrics)
+    open_positions: int = 0
+    exposure: float = 0.0
+    unrealised: float = 0.0
+    #: entries the risk manager refused, by reason code
+    rejects: Counter[str] = field(default_factory=Counter)
 
 
 class Engine:
@@ -150,6 +157,9 @@ class Engine:
         #: intents whose entry was sent (filled, refused, unknown or resolved): never sent again
         self._sent_intents: set[str] = set()
         self.closed_trades: list[dict[str, Any]] = []
+        #: told about every ``safe_cycle`` attempt: its report (None when skipped) and its wall
+        #: seconds. The one hook of the metrics and health check (bot.ops); it must not raise.
+        self.cycle_observer: Callable[[CycleReport | None, float], None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -324,6 +334,7 @@ class Engine:
         trade is counted, not forgotten: see :meth:`_cycle_failed` (issue 11, item 8).
         """
         self.attempts += 1
+        began = time.monotonic()
         try:
             now = await self.executor.now_ms()
             report = await self.cycle(now)
@@ -331,8 +342,11 @@ class Engine:
             raise
         except venue_errors("BaseError") as exc:
             self._cycle_failed(exc)
-            return None
-        self.consecutive_failures = 0
+            report = None
+        else:
+            self.consecutive_failures = 0
+        if self.cycle_observer is not None:
+            self.cycle_observer(report, time.monotonic() - began)
         return report
 
     def _cycle_failed(self, exc: Exception) -> None:
@@ -396,7 +410,8 @@ class Engine:
             self.breaker.save()  # live: every cycle; a backtest's state file is saved at shutdown
         if self.flush_every_cycle or (self.flush_on_trades and (report.entries or report.exits)):
             self._flush_journal()
-        report.equity = balance.equity
+        report.equity, report.unrealised = balance.equity, balance.unrealized_pnl
+        report.open_positions, report.exposure = len(positions), sum(p.notional for p in positions)
         if self.cycles % 24 == 0 or report.entries or report.exits:
             logger.info("cycle {} at {}: equity {:.2f}, {} open, state {}, {} signals, {} entries, {} exits",
                         self.cycles, iso(now), balance.equity, len(positions), report.risk_state, report.signals,
@@ -581,6 +596,7 @@ class Engine:
             decision_id = self._journal_decision(intent, decision, signal_ids.get(id(intent)), now)
             if not decision.approved or decision.plan is None:
                 report.rejected += 1
+                report.rejects[decision.reason_code.value] += 1
                 continue
             if await self._enter(intent, decision, decision_id, signal_ids.get(id(intent)), now, positions):
                 report.entries += 1

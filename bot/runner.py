@@ -26,6 +26,7 @@ from bot.execution.paper import PaperExecutor
 from bot.journal import Journal
 from bot.market.liquidations import LiquidationAggregator, LiquidationWatcher, supports_liquidation_stream
 from bot.market.live import LiveSource
+from bot.ops.server import OpsServer, ops_server
 from bot.sim.exchange import SimExchange
 from bot.trading.feed import LiveFeed
 from strategies.base import Strategy
@@ -117,6 +118,7 @@ async def build_and_run(settings: Settings, strategies: dict[str, Strategy], *, 
     data_client = connect(settings, live_opt_in=live_opt_in, public=True)
     journal = None
     watcher = pro_client = None
+    ops: OpsServer | None = None
     try:
         journal = Journal.open(settings.journal.url, settings=settings.journal)
         executor = await build_executor(settings, data_client, live_opt_in=live_opt_in)
@@ -126,10 +128,15 @@ async def build_and_run(settings: Settings, strategies: dict[str, Strategy], *, 
         feed = LiveFeed(source, always=lambda: [t.symbol for t in engine_ref[0].book] + settings.universe.symbols)
         engine = Engine(settings, feed=feed, executor=executor, journal=journal, strategies=strategies)
         engine_ref.append(engine)
+        if settings.metrics.enabled:
+            ops = await start_ops(settings, journal, cycle_seconds)
+            engine.cycle_observer = ops.metrics.observe_cycle
         CURRENT_ENGINE = engine
         return await engine.run(max_cycles=max_cycles, duration_s=duration_s, cycle_seconds=cycle_seconds)
     finally:
         CURRENT_ENGINE = None
+        if ops is not None:
+            await ops.stop()
         if watcher is not None:
             await watcher.stop()
         if pro_client is not None:
@@ -137,3 +144,15 @@ async def build_and_run(settings: Settings, strategies: dict[str, Strategy], *, 
         await data_client.close()
         if journal is not None:
             journal.close()
+
+
+async def start_ops(settings: Settings, journal: Journal, cycle_seconds: float | None = None) -> OpsServer:
+    """Serve /metrics and /healthz for this run (``[metrics]``); a port in use is a ConfigError
+    (one line, exit 2) before any order is sent."""
+    interval = cycle_seconds if cycle_seconds is not None else settings.engine.cycle_seconds
+    server = ops_server(settings.metrics, interval, backlog=lambda: journal.health().pending)
+    try:
+        await server.start()
+    except OSError as exc:
+        raise ConfigError(exc.strerror or str(exc)) from None
+    return server

@@ -69,7 +69,7 @@ def main() -> None:
     data = args.data
     note = ""
     if not data.is_dir():
-        data, note = ROOT / "data" / "sample", f" ({args.data} not found: using the bundled sample)"
+        data, note = ROOT / "bot" / "data" / "sample", f" ({args.data} not found: using the bundled sample)"
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "bench.toml"
         cfg.write_text(CONFIG)

@@ -24,7 +24,7 @@ from bot.core.timeutil import MS_PER_HOUR
 from bot.data.store import MarketStore
 from bot.market.replay import ReplaySource
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+SAMPLE = Path(__file__).resolve().parent.parent / "bot" / "data" / "sample"
 
 
 def _tile(df: pd.DataFrame, n: int, step_ms: int) -> pd.DataFrame:

@@ -99,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
-    store = MarketStore.load(ROOT / "data" / "sample")
+    store = MarketStore.load(ROOT / "bot" / "data" / "sample")
     rps = asyncio.run(bench_http(store, args.seconds, args.clients))
     print(f"signed requests/s via ccxt over loopback ({args.clients} clients, mixed): {rps:,.0f}")
     label, steps = bench_core_steps(store)

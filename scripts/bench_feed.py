@@ -35,7 +35,7 @@ BINANCE_BUDGET = 2400
 
 
 def cloned_store(n: int) -> MarketStore:
-    sample = MarketStore.load(ROOT / "data" / "sample")
+    sample = MarketStore.load(ROOT / "bot" / "data" / "sample")
     histories = {}
     for i in range(n):
         name = f"C{i:03d}USDT"
@@ -70,7 +70,7 @@ async def main(n_symbols: int, n_candidates: int, scans: int, ccxt_limiter: bool
         await client.close()
         await runner.cleanup()
     b = bulk[-1].stats
-    print(f"universe: {b.universe} symbols ({n_symbols} clones of {', '.join(TEMPLATES)} from data/sample; "
+    print(f"universe: {b.universe} symbols ({n_symbols} clones of {', '.join(TEMPLATES)} from bot/data/sample; "
           "cloned histories, not market data)")
     print(f"full-universe scan : wall {statistics.median(r.stats.bulk_seconds for r in bulk):.3f} s (median of "
           f"{scans}), weight {b.bulk_weight} = {100 * b.bulk_weight / BINANCE_BUDGET:.1f}% of "

@@ -1,6 +1,6 @@
 """Throughput of the simulated exchange core: symbol-bar steps per second through ``on_bar``.
 
-Loads real 1h bars (last + mark) from the bundled sample (``data/sample``) or, if missing, from
+Loads real 1h bars (last + mark) from the bundled sample (``bot/data/sample``) or, if missing, from
 ``../shared/data``, tiles them to ``n_bars`` per symbol and replays ``n_symbols`` symbols
 time-major, as the replay driver does. Two runs:
 
@@ -29,7 +29,7 @@ from bot.core.enums import OrderSide, OrderType  # noqa: E402
 from bot.core.instrument import Instrument  # noqa: E402
 from bot.sim.exchange import SimExchange  # noqa: E402
 
-_DIRS = (ROOT / "data" / "sample" / "binance" / "futures",
+_DIRS = (ROOT / "bot" / "data" / "sample" / "binance" / "futures",
          ROOT.parent / "shared" / "data" / "Harthor_marketlab" / "user_data" / "data" / "binance" / "futures")
 _BASES = ("ORCA", "PIPPIN", "RIVER", "BTC")
 _COLS = ("open", "high", "low", "close", "volume")
@@ -56,7 +56,7 @@ def _load_bars() -> list[np.ndarray]:
             out.append(np.column_stack([ts.astype(float), *cols]))
         if out:
             return out
-    raise SystemExit("no bar data found in data/sample or ../shared/data")
+    raise SystemExit("no bar data found in bot/data/sample or ../shared/data")
 
 
 def _instrument(symbol: str, price: float) -> Instrument:

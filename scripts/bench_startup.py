@@ -41,7 +41,7 @@ def commands(tmp: Path) -> dict[str, list[str]]:
     return {
         "derivbot --help": ["--help"],
         "derivbot config show": ["config", "show"],
-        "no-op backtest": ["backtest", "--data", "data/sample", "--symbol", "ORCAUSDT", "--from", "2025-03-10",
+        "no-op backtest": ["backtest", "--data", "bot/data/sample", "--symbol", "ORCAUSDT", "--from", "2025-03-10",
                            "--to", "2025-03-10", "--json", "--journal", f"sqlite:///{tmp / 'noop.sqlite'}"],
     }
 

@@ -1,10 +1,10 @@
-"""Rebuild ``data/sample/`` from the shared real-data folder (``/work/shared/data``).
+"""Rebuild ``bot/data/sample/`` from the shared real-data folder (``/work/shared/data``).
 
 Why a script: the bundled sample must be reproducible and auditable. It keeps each source's
 layout, columns and dtypes and only restricts rows to the documented windows, so loaders see
 exactly what a full download would give them. Run from the repository root::
 
-    .venv/bin/python scripts/make_sample.py [--src /work/shared/data] [--dst data/sample]
+    .venv/bin/python scripts/make_sample.py [--src /work/shared/data] [--dst bot/data/sample]
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _trim_feather(src: Path, dst: Path, start: str, end: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--src", type=Path, default=Path("/work/shared/data"))
-    parser.add_argument("--dst", type=Path, default=Path("data/sample"))
+    parser.add_argument("--dst", type=Path, default=Path("bot/data/sample"))
     args = parser.parse_args()
     src: Path = args.src
     dst: Path = args.dst

@@ -27,7 +27,7 @@ stops and take-profits and a 1-hour time stop, so most trades end within a cycle
 is an entry, a stop, a take-profit and often a market exit: about 200 orders per venue day on six
 symbols. Each SIGKILL costs a start-up (~10 s) and a check (two cycles with the clock paused).
 Data: the shared Binance set when present (it has BNBUSDT, so BNB-paid fees can be valued, as on
-Binance), else data/sample (BTC, PIPPIN, RIVER; BNB fees then cannot be valued: use
+Binance), else bot/data/sample (BTC, PIPPIN, RIVER; BNB fees then cannot be valued: use
 ``--without bnb_fee``).
 """
 
@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 #: The shared Binance data (BTC, PIPPIN, RIVER and BNBUSDT, so BNB-paid fees can be valued);
 #: the bundled sample (no BNB) when it is not there.
 SHARED = ROOT.parent / "shared" / "data" / "Harthor_marketlab" / "user_data" / "data"
-DEFAULT_DATA = SHARED if SHARED.is_dir() else ROOT / "data" / "sample"
+DEFAULT_DATA = SHARED if SHARED.is_dir() else ROOT / "bot" / "data" / "sample"
 
 from bot.soak.harness import Soak, SoakConfig, SoakSummary, print_summary  # noqa: E402
 

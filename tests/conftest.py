@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+SAMPLE_DIR = REPO_ROOT / "bot" / "data" / "sample"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 PG_URL = os.environ.get("DERIVBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -69,7 +69,7 @@ def journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def sample_dir() -> Path:
-    """The real-data sample bundled in the repository (data/sample)."""
+    """The real-data sample bundled in the repository (bot/data/sample)."""
     if not SAMPLE_DIR.is_dir():
         pytest.fail(f"bundled sample missing: {SAMPLE_DIR}")
     return SAMPLE_DIR

@@ -198,6 +198,17 @@ def clean_errors(journal_url: str | None = None) -> Iterator[None]:
         raise typer.Exit(report_error(exc, journal_url=journal_url)) from None
 
 
+def bundled_sample() -> Path:
+    """The real-data sample shipped inside the package (the default ``--data``), or exit 1 saying
+    it is missing from this installation."""
+    from bot.data.bundled import sample_dir
+
+    try:
+        return sample_dir()
+    except FileNotFoundError as exc:
+        fail(str(exc))
+
+
 def print_json(data: Any) -> None:
     """Indented JSON on stdout: highlighted on a terminal; piped, the same text written directly
     (rich's renderer took ~0.5 s on a backtest's trade list, issue 12)."""

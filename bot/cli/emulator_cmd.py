@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli.common import EXIT_CONFIG, fail
+from bot.cli.common import EXIT_CONFIG, bundled_sample, fail
 
 if TYPE_CHECKING:
     from bot.emulator import EmulatorState
 
-DEFAULT_DATA = Path("data/sample")
 CONTROL_TOKEN_ENV = "DERIVBOT_SIM_CONTROL_TOKEN"
 MAX_PORT = 65_535
 #: Largest starting wallet (USDT); beyond it the margin arithmetic stops meaning anything.
@@ -141,7 +140,7 @@ async def _serve(state: EmulatorState, host: str, port: int, start_ms: int, spee
         await runner.cleanup()
 
 
-def _run(data: Path, host: str, port: int, speed: float, start: str | None, balance: float,
+def _run(data: Path | None, host: str, port: int, speed: float, start: str | None, balance: float,
          api_key: str, api_secret: str, symbols: list[str] | None, max_weight: int,
          control_token: str | None, usdc_variants: list[str] | None = None, usdc_balance: float = 10_000.0) -> None:
     from bot.data.store import MarketStore
@@ -151,8 +150,11 @@ def _run(data: Path, host: str, port: int, speed: float, start: str | None, bala
     # The redacting console sink, diagnose off: no locals (keys, signatures) in any traceback.
     setup_logging(None, secrets=[api_key, api_secret, control_token or ""])
     _warn_if_exposed(host, control_token)
+    if data is None:
+        data = bundled_sample()
     if not data.is_dir():
-        fail(f"data directory not found: {data} (give --data DIR; default {DEFAULT_DATA})", EXIT_CONFIG)
+        fail(f"data directory not found: {data} (give --data DIR, or leave it out for the bundled sample)",
+             EXIT_CONFIG)
     store = MarketStore.load(data)
     if not store.symbols:
         fail(f"no market data found under {data}", EXIT_CONFIG)
@@ -169,7 +171,8 @@ def _run(data: Path, host: str, port: int, speed: float, start: str | None, bala
 
 
 def exchange_sim(
-    data: Annotated[Path, typer.Option("--data", help="Market data directory (freqtrade layout).")] = DEFAULT_DATA,
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Market data directory (freqtrade layout; default: the bundled real sample).")] = None,
     port: Annotated[int, typer.Option("--port", help="TCP port, 1..65535 (0 = any free port).")] = 8765,
     host: Annotated[str, typer.Option("--host", help="Interface to bind (warns unless loopback).")] = "127.0.0.1",
     speed: Annotated[float, typer.Option("--speed", help="Clock rate vs wall time; 0 = step via /_sim/clock.")] = 1.0,

@@ -18,6 +18,7 @@ from bot.cli.common import (
     ConfigOption,
     JournalOption,
     JsonOption,
+    bundled_sample,
     clean_errors,
     console,
     fail,
@@ -53,8 +54,8 @@ def load_strategies(settings: Settings, only: list[str] | None = None) -> dict[s
 
 
 def backtest(
-    data: Annotated[Path, typer.Option("--data", help="History folder (freqtrade layout or ours).")] = Path(
-        "data/sample"),
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="History folder (freqtrade layout or ours; default: the bundled real sample).")] = None,
     strategy: Annotated[list[str] | None, typer.Option("--strategy", "-s", help="Strategy name (repeatable).")] = None,
     start: Annotated[str | None, typer.Option("--from", help="Start, ISO date UTC.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="End, ISO date UTC.")] = None,
@@ -70,6 +71,7 @@ def backtest(
     from bot.backtest import run_backtest
     from bot.data.store import MarketStore
 
+    data = data if data is not None else bundled_sample()
     run_dir = Path("data/runs")
     url = journal or f"sqlite:///{run_dir / f'backtest-{int(time.time())}.sqlite'}"
     settings = settings_from_cli(config, nested_overrides(**{"journal.url": url}))

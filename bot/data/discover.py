@@ -1,6 +1,6 @@
 """Find market-data files under a folder by their layout, without reading them.
 
-Recognised (any depth below the root, so both ``data/sample`` and a freqtrade
+Recognised (any depth below the root, so both ``bot/data/sample`` and a freqtrade
 ``user_data/data/binance`` folder work):
 
 * derivbot layout: ``<exchange>/<SYMBOL>/{ohlcv_1h,mark_1h,spot_1h,funding,oi,metrics,liquidations}.parquet``

@@ -30,6 +30,7 @@ from typing import Any
 import aiohttp
 
 from bot.core.timeutil import MS_PER_DAY, iso, to_ms
+from bot.data.bundled import sample_dir
 from bot.emulator.margin_assets import usdc_symbol
 from bot.soak import checks
 from bot.soak.checks import BareTracker, Finding, Position
@@ -59,7 +60,7 @@ class SoakConfig:
     start: str = "2025-11-21T00:00:00Z"
     speed: float = 600.0
     cycle_seconds: float = 0.5
-    data: Path = ROOT / "data" / "sample"
+    data: Path = field(default_factory=sample_dir)
     workdir: Path = Path("soak-run")
     balance: float = 10_000.0
     #: entry odds per symbol per decision period, and the period (venue minutes)

@@ -22,7 +22,7 @@ from bot.emulator import EmulatorConfig, EmulatorState, start_emulator
 from bot.exchange.connect import connect
 from bot.market.budget import RequestBudget
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample"
 NOW = to_ms("2025-03-10T00:00:00Z")
 SINCE = to_ms("2025-03-01T00:00:00Z")
 H = 3_600_000

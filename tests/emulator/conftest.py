@@ -28,7 +28,7 @@ SYMBOLS = ["ORCAUSDT", "BTCUSDT", "SOLUSDT"]
 def store() -> Any:
     from bot.data.store import MarketStore
 
-    sample = Path(__file__).resolve().parents[2] / "data" / "sample"
+    sample = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample"
     if not sample.is_dir():
         pytest.fail(f"bundled sample missing: {sample}")
     return MarketStore.load(sample)

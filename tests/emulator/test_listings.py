@@ -2,7 +2,7 @@
 
 A symbol is in ``exchangeInfo`` only once the replay has a price for it (its first bar closed);
 after its last bar it is settled at the last mark price and shows SETTLING, then CLOSE. Dates are
-those of the bundled sample (data/sample README and file contents): PIPPIN's first bar opens
+those of the bundled sample (bot/data/sample README and file contents): PIPPIN's first bar opens
 2025-11-01T00:00Z, ORCA's last bar opens 2025-04-15T23:00Z, SOL's last 2022-11-30T23:00Z, RIVER's
 first 2025-11-20T00:00Z.
 """

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.cli_inprocess import derivbot
 
-ARGS = ("backtest", "--data", "data/sample", "--symbol", "RIVERUSDT", "--from", "2025-12-20", "--to", "2025-12-24",
+ARGS = ("backtest", "--data", "bot/data/sample", "--symbol", "RIVERUSDT", "--from", "2025-12-20", "--to", "2025-12-24",
         "--json")
 
 

@@ -15,9 +15,8 @@ old behaviour), the fees would be about 1/700 of that.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest

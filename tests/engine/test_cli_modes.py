@@ -66,7 +66,7 @@ def emulator(sample_dir_module: Path):
 
 @pytest.fixture(scope="module")
 def sample_dir_module() -> Path:
-    return ROOT / "data" / "sample"
+    return ROOT / "bot" / "data" / "sample"
 
 
 @pytest.mark.parametrize("mode", ["paper", "testnet"])
@@ -94,7 +94,7 @@ def test_run_against_the_emulator_and_status(emulator, tmp_path: Path, mode: str
 
 def test_review_commands_on_a_backtest_journal(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bt.sqlite'}"
-    bt = cli("backtest", "--data", "data/sample", "--symbol", "RIVERUSDT", "--from", "2025-12-20", "--to",
+    bt = cli("backtest", "--data", "bot/data/sample", "--symbol", "RIVERUSDT", "--from", "2025-12-20", "--to",
              "2026-01-10", "--journal", url, "--json")
     assert bt.returncode == 0, bt.stderr[-3000:]
     out_bt = json.loads(bt.stdout)

@@ -9,7 +9,7 @@ client against the emulator:
 Expected amounts are hand-worked with Binance's formula, funding = position notional x rate,
 notional = quantity x mark price at the settlement, paid by longs when the rate is positive
 ("Introduction to Binance Futures Funding Rates"). The numbers come from the bundled sample
-(data/sample, BTCUSDT): the 2025-03-18 08:00 settlement has rate 0.00002059
+(bot/data/sample, BTCUSDT): the 2025-03-18 08:00 settlement has rate 0.00002059
 (``BTC_USDT_USDT-1h-funding_rate.feather``, ``open`` of that row), and the sample keeps no mark
 with it, so the venue settles at the mark of the bar that closed at 08:00: 83124.8 (the
 ``close`` of the 07:00 row of ``BTC_USDT_USDT-1h-mark.feather``). The quantity is the

@@ -46,7 +46,7 @@ def store(sample_dir: Path) -> MarketStore:
 
 @pytest.fixture(scope="module")
 def sample_dir() -> Path:  # module scope for the module-scoped store
-    return Path(__file__).resolve().parents[2] / "data" / "sample"
+    return Path(__file__).resolve().parents[2] / "bot" / "data" / "sample"
 
 
 def _key(trade: dict) -> tuple:

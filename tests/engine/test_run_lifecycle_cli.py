@@ -32,7 +32,7 @@ SYMBOL = "RIVERUSDT"
 
 
 def _state() -> EmulatorState:
-    store = MarketStore.load(ROOT / "data" / "sample", symbols=[SYMBOL])
+    store = MarketStore.load(ROOT / "bot" / "data" / "sample", symbols=[SYMBOL])
     return EmulatorState.build(store, to_ms("2025-12-31T12:00:00Z"), speed=0,
                                config=EmulatorConfig(api_key=KEY, api_secret=SECRET), symbols=[SYMBOL])
 

@@ -118,7 +118,7 @@ def test_a_command_runs_through_the_lazy_group() -> None:
 def test_a_no_op_backtest_imports_no_exchange_or_web_library(tmp_path: Path) -> None:
     """The engine names ccxt's errors without importing ccxt (bot.core.venue_errors): a backtest
     runs the live engine on the paper core, which never talks to a venue (issue 12)."""
-    out, code, modules = probe("backtest", "--data", "data/sample", "--symbol", "ORCAUSDT", "--from", "2025-03-10",
+    out, code, modules = probe("backtest", "--data", "bot/data/sample", "--symbol", "ORCAUSDT", "--from", "2025-03-10",
                                "--to", "2025-03-10", "--json", "--journal", f"sqlite:///{tmp_path / 'noop.sqlite'}")
     assert code in (0, None) and json.loads(out)["closed_trades"] == []
     assert not {"fastapi", "uvicorn", "matplotlib", "ccxt", "aiohttp"} & set(modules), modules

@@ -82,3 +82,13 @@ def test_bot_and_dashboard_connect_as_their_own_roles_after_migrate(tmp_path: Pa
     compose = (REPO / "docker-compose.yml").read_text()
     init = re.search(r"\./(deploy/\S+\.sql):/docker-entrypoint-initdb\.d/", compose)
     assert init is not None and (REPO / init.group(1)).is_file()
+
+
+def test_the_bot_service_is_health_checked_by_derivbot_health(tmp_path: Path) -> None:
+    """docker-compose marks the bot unhealthy when its cycles stop (issue 15): the check asks the
+    bot's /healthz, which needs the metrics server the service enables."""
+    rendered = _render(tmp_path)
+    bot = rendered.split("\n  bot:\n", 1)[1].split("\n  journal:\n", 1)[0]
+    assert "healthcheck:" in bot
+    assert re.search(r"test:\n(\s+- \S+\n)*?\s+- derivbot\n\s+- health\n", bot), bot
+    assert re.search(r"DERIVBOT_METRICS__ENABLED: ['\"]?true", bot), bot

@@ -42,7 +42,7 @@ COMMON = set(Snapshot.field_names()) - LIVE_ONLY - REPLAY_ONLY
 
 @pytest.fixture(scope="module")
 def store() -> MarketStore:
-    return MarketStore.load(Path(__file__).resolve().parents[2] / "data" / "sample")
+    return MarketStore.load(Path(__file__).resolve().parents[2] / "bot" / "data" / "sample")
 
 
 class Emu:

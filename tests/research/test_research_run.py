@@ -14,7 +14,7 @@ from bot.data.store import MarketStore
 from bot.research.report import run
 from bot.research.signals import collect, tradable_symbols
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample"
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from bot.sim.models import EventKind, IncomeType
 
 from .conftest import SYMBOL, make_instrument
 
-FUT = Path(__file__).resolve().parents[2] / "data" / "sample" / "binance" / "futures"
+FUT = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample" / "binance" / "futures"
 
 
 def _load() -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -1,4 +1,4 @@
-"""Every registered strategy on the bundled real sample (data/sample) through ReplaySource.
+"""Every registered strategy on the bundled real sample (bot/data/sample) through ReplaySource.
 
 1. Live path == batch path: a long-lived instance fed bar by bar with a growing history
    decides exactly what the batch path (one fresh state run over the whole history) decides,
@@ -24,7 +24,7 @@ from bot.market.snapshot import Snapshot
 from strategies import registry
 from strategies.short_squeeze import ShortSqueeze
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample"
 
 
 @pytest.fixture(scope="module")
