@@ -42,7 +42,7 @@ from pydantic_settings import (
 from bot import safety
 from bot.core.enums import MarginMode, Mode
 from bot.core.text import shorten
-from bot.logging import mask_url_passwords, url_passwords
+from bot.logging import mask_url_passwords, url_passwords, url_secret_parts
 
 DEFAULT_CONFIG_PATH = Path("config/paper.toml")
 DEFAULT_JOURNAL_URL = "sqlite:///data/journal.sqlite"
@@ -289,6 +289,53 @@ class LoggingSettings(_Section):
     retention_files: int = _number(5, ge=1, le=100)
 
 
+#: Everything an alert can be about (see bot.ops.alert_rules, which maps journal rows to these).
+ALERT_EVENTS = ("start", "stop", "crash", "entry", "exit", "stop_placed", "stop_moved", "stop_failed", "no_stop",
+                "reconciliation", "risk_state", "kill_switch", "cycle_failures", "daily_summary")
+AlertEvent = Literal["start", "stop", "crash", "entry", "exit", "stop_placed", "stop_moved", "stop_failed",
+                     "no_stop", "reconciliation", "risk_state", "kill_switch", "cycle_failures", "daily_summary"]
+#: Alert severities, lowest first (the journal's event severities).
+AlertLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+class AlertTarget(_Section):
+    """One notification destination: an apprise URL (Telegram, Discord, Slack, e-mail, ntfy, a JSON
+    webhook, ...) with the lowest severity it gets and the events it wants.
+
+    The URL is a secret (it holds the bot token or webhook key): it is a ``SecretStr``, masked by
+    ``config show`` and registered with the log redactor, whole and piece by piece.
+    """
+
+    url: SecretStr = Field(description="an apprise URL, e.g. tgram://TOKEN/CHAT or json://host:port/path")
+    level: AlertLevel = Field("warning", description="the lowest severity sent to this target")
+    events: list[AlertEvent] = Field(default_factory=list, description="the events sent here; empty = all")
+
+    @field_validator("url")
+    @classmethod
+    def _looks_like_url(cls, value: SecretStr) -> SecretStr:
+        # The message never repeats the value: it is a secret.
+        text = value.get_secret_value().strip()
+        scheme, sep, rest = text.partition("://")
+        if not sep or not rest or not scheme or not scheme[0].isalpha() \
+                or not all(c.isalnum() or c in "+.-" for c in scheme):
+            raise ValueError("must be an apprise URL of the form scheme://..., e.g. json://127.0.0.1:8080/hook "
+                             "or tgram://bot_token/chat_id")
+        return SecretStr(text)
+
+
+class AlertSettings(_Section):
+    """Alerts: where they go, and how sending stays off the trading loop (bot.ops.alerts)."""
+
+    targets: list[AlertTarget] = Field(default_factory=list, description="no targets = no alerts")
+    queue_size: int = _number(1000, ge=1, le=100_000, description="alerts waiting to be sent; more are dropped")
+    merge_window_seconds: float = _number(300.0, ge=0, le=86_400,
+                                          description="identical alerts within this window are sent once")
+    retries: int = _number(3, ge=0, le=10, description="retries of a failed send before it is dropped")
+    backoff_seconds: float = _number(2.0, gt=0, le=300, description="first retry delay; doubles each retry")
+    drain_seconds: float = _number(5.0, ge=0, le=120,
+                                   description="at shutdown, how long queued alerts may still be sent")
+
+
 def _unwrap_optional(annotation: Any) -> Any:
     """``X`` for ``X | None`` (and ``Optional[X]``); anything else unchanged."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
@@ -430,6 +477,7 @@ class Settings(BaseSettings):
     journal: JournalSettings = Field(default_factory=JournalSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -487,6 +535,10 @@ class Settings(BaseSettings):
         # A database password also leaks outside its URL (a driver's error message, a DSN).
         for url in (self.journal.url, self.exchange.base_url or ""):
             out.extend(url_passwords(url))
+        # An alert URL holds a bot token or webhook key, anywhere in it (tgram://TOKEN/CHAT): the
+        # whole URL and each of its parts are redacted (a client's error may quote its path alone).
+        for target in self.alerts.targets:
+            out.extend(url_secret_parts(target.url.get_secret_value()))
         return out
 
     def enabled_strategies(self) -> dict[str, StrategyConfig]:
@@ -559,7 +611,8 @@ def _format_validation_error(error: ValidationError, secrets: set[str]) -> str:
         # Never echo the value of an unknown key: a misspelt "api_secret" still holds a secret.
         if item["type"] not in ("missing", "extra_forbidden") and not isinstance(shown, dict | list):
             text = repr(shown)
-            if any(s and s in text for s in secrets) or any(w in loc for w in _SECRET_WORDS):
+            if any(s and s in text for s in secrets) or any(w in loc for w in _SECRET_WORDS) \
+                    or loc.startswith("alerts.targets"):  # an alert URL is a secret
                 text = "'**********'"
             shown_text = f" (got {shorten(mask_url_passwords(text))})"
         lines.append(f"  {loc}: {mask_url_passwords(msg)}{shown_text}")

@@ -44,6 +44,32 @@ def url_passwords(text: str) -> list[str]:
     return sorted({v for raw in found for v in (raw, unquote(raw))})
 
 
+#: What splits a notification URL into the parts that may each be a token (see url_secret_parts).
+_URL_PARTS = re.compile(r"[/:@?&=#,;]+")
+#: Parts that are not credentials and would blank ordinary log text if redacted: a loopback or IP
+#: host, and bare numbers (a chat or bot id; redacted, they would blank digits inside order ids).
+_PUBLIC_PART = re.compile(r"^(?:localhost|\d{1,3}(?:\.\d{1,3}){3}|-?\d+)$", re.IGNORECASE)
+
+
+def url_secret_parts(url: str) -> list[str]:
+    """A notification URL and every part of it that may be a secret on its own.
+
+    Apprise URLs carry tokens in any position (``tgram://BOT_TOKEN/CHAT_ID``,
+    ``discord://WEBHOOK_ID/WEBHOOK_TOKEN``, ``json://user:pass@host/path``), and an HTTP client's
+    error may quote the request path without the rest. So the URL is registered whole and split
+    at its delimiters; the scheme, an IP or loopback host, bare numbers and parts shorter than
+    :data:`MIN_SECRET_LENGTH` are left out (they are not credentials, and redacting them would
+    mangle ordinary log lines).
+    """
+    url = url.strip()
+    if not url:
+        return []
+    rest = url.partition("://")[2]
+    parts = [p for raw in _URL_PARTS.split(rest) for p in {raw, unquote(raw)}]
+    keep = {p for p in parts if len(p) >= MIN_SECRET_LENGTH and not _PUBLIC_PART.match(p)}
+    return sorted({url, *keep})
+
+
 def mask_url_passwords(text: str) -> str:
     """``text`` with the password of every URL replaced by ``***`` (user and host kept)."""
     text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{URL_PASSWORD_MASK}@", text)

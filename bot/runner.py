@@ -26,6 +26,8 @@ from bot.execution.paper import PaperExecutor
 from bot.journal import Journal
 from bot.market.liquidations import LiquidationAggregator, LiquidationWatcher, supports_liquidation_stream
 from bot.market.live import LiveSource
+from bot.ops.alerts import AlertDispatcher
+from bot.ops.crash import CrashGuard
 from bot.ops.server import OpsServer, ops_server
 from bot.sim.exchange import SimExchange
 from bot.trading.feed import LiveFeed
@@ -114,6 +116,12 @@ async def build_and_run(settings: Settings, strategies: dict[str, Strategy], *, 
     """
     global CURRENT_ENGINE
     plan_endpoints(settings, live_opt_in=live_opt_in)  # refuse early, before anything is opened
+    # Alerts first (a URL apprise refuses is a ConfigError before anything opens), so that a
+    # journal or venue that cannot be opened is still told as a crash (bot.ops.crash).
+    alerts = AlertDispatcher.from_settings(settings.alerts)
+    guard = CrashGuard(alerts) if alerts is not None else None
+    if guard is not None:
+        guard.arm()
     # Market data is public: its client never holds the keys, in any mode.
     data_client = connect(settings, live_opt_in=live_opt_in, public=True)
     journal = None
@@ -121,6 +129,8 @@ async def build_and_run(settings: Settings, strategies: dict[str, Strategy], *, 
     ops: OpsServer | None = None
     try:
         journal = Journal.open(settings.journal.url, settings=settings.journal)
+        if alerts is not None:
+            alerts.attach(journal)  # alerts derive from what the journal records (bot.ops.alert_rules)
         executor = await build_executor(settings, data_client, live_opt_in=live_opt_in)
         liquidations, watcher, pro_client = _liquidation_stream(settings)
         source = LiveSource(data_client, settings, liquidations=liquidations)
@@ -133,17 +143,27 @@ async def build_and_run(settings: Settings, strategies: dict[str, Strategy], *, 
             engine.cycle_observer = ops.metrics.observe_cycle
         CURRENT_ENGINE = engine
         return await engine.run(max_cycles=max_cycles, duration_s=duration_s, cycle_seconds=cycle_seconds)
+    except Exception as exc:  # not a requested stop (those return a reason, or cancel)
+        if guard is not None:
+            guard.report(exc)
+        raise
     finally:
         CURRENT_ENGINE = None
-        if ops is not None:
-            await ops.stop()
-        if watcher is not None:
-            await watcher.stop()
-        if pro_client is not None:
-            await pro_client.close()
-        await data_client.close()
-        if journal is not None:
-            journal.close()
+        try:
+            if ops is not None:
+                await ops.stop()
+            if watcher is not None:
+                await watcher.stop()
+            if pro_client is not None:
+                await pro_client.close()
+            await data_client.close()
+        finally:
+            if guard is not None:
+                guard.disarm()
+            if alerts is not None:
+                alerts.close()  # before the journal: queued alerts drain, drops are journaled
+            if journal is not None:
+                journal.close()
 
 
 async def start_ops(settings: Settings, journal: Journal, cycle_seconds: float | None = None) -> OpsServer:

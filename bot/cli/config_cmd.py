@@ -18,6 +18,7 @@ def check(config: ConfigOption = None) -> None:
     """Validate the configuration; exit 0 when valid, 2 with the reason when not."""
     settings = settings_from_cli(config, configure_logging=False)
     _check_strategies(settings)
+    _check_alert_targets(settings)
     enabled = ", ".join(settings.enabled_strategies()) or "none"
     console.print(f"[green]ok[/]: mode={settings.mode.value} exchange={settings.exchange.id} "
                   f"strategies={enabled} journal={settings.journal.url.split('://', 1)[0]}")
@@ -34,6 +35,26 @@ def _check_strategies(settings: Settings) -> None:
         try:
             registry.build(name, strategy_config)
         except StrategyConfigError as exc:
+            errors.append(str(exc))
+    if errors:
+        fail("\n".join(errors), EXIT_CONFIG)
+
+
+def _check_alert_targets(settings: Settings) -> None:
+    """Let apprise parse every alert URL as a run will, so an unknown service fails here (exit 2,
+    naming the target, never its URL) rather than at the start of a run."""
+    if not settings.alerts.targets:
+        return
+    from bot.config import ConfigError
+    from bot.logging import register_secrets
+    from bot.ops.alerts import Target
+
+    register_secrets(*settings.secret_values())  # apprise's own log lines may quote a URL
+    errors = []
+    for index, target in enumerate(settings.alerts.targets):
+        try:
+            Target(index, target)
+        except ConfigError as exc:
             errors.append(str(exc))
     if errors:
         fail("\n".join(errors), EXIT_CONFIG)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -52,6 +52,8 @@ from bot.logging import redact
 
 Number = float | int | str | Decimal
 Timestamp = int | datetime
+#: Called with (table name, row) after a row is queued; see :meth:`Journal.add_listener`.
+Listener = Callable[[str, Mapping[str, Any]], None]
 
 VERDICTS = ("approved", "resized", "rejected")
 SEVERITIES = ("debug", "info", "warning", "error", "critical")
@@ -77,6 +79,7 @@ class Journal:
         self._fill_keys: dict[str | None, set[tuple[str, str]]] = {}
         #: venue income ids of the funding settlements journaled or found journaled (funding_journaled)
         self._funding_ids: set[str] = set()
+        self._listeners: list[Listener] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -485,6 +488,32 @@ class Journal:
             "data": jsonable(data) if data else None,
         })
 
+    # -- listeners ----------------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(table, row)`` after every row this journal queues, in the recording thread.
+
+        The journal records every decision and event, so what is derived from it (alerts, issue
+        15) needs no call of its own in the order path. A listener must be quick and must not block
+        (hand the row to a queue); one that raises is logged and ignored: it never breaks recording.
+        Rows are the converted values as stored (Decimals, UTC datetimes); do not modify them.
+        """
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop calling ``listener`` (no error if it was not added)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _notify(self, table: str, row: Mapping[str, Any]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(table, row)
+            except Exception as exc:  # a listener's bug must never stop the journal
+                name = getattr(listener, "__qualname__", type(listener).__name__)
+                logger.warning("journal listener {} failed on a {} row: {}: {}", name, table, type(exc).__name__,
+                               redact(str(exc)))
+
     # -- internals ----------------------------------------------------------------------------
 
     def _run(self, run_id: str | None) -> str:
@@ -495,7 +524,10 @@ class Journal:
 
     def _submit(self, model: type[m.Base], row: dict[str, Any]) -> str:
         row["recorded_at"] = utc_now()
-        self._writer.submit(model.__table__, row)  # type: ignore[arg-type]
+        table = model.__table__
+        self._writer.submit(table, row)  # type: ignore[arg-type]
+        if self._listeners:
+            self._notify(table.name, row)  # type: ignore[attr-defined]
         return row["id"]
 
 

@@ -190,6 +190,11 @@ class Protector:
             elif isinstance(action, CancelOrder):
                 await self._cancel(action, trade, now_ms)
             elif isinstance(action, PlaceStop):
+                if not action.protected and trade is not None and trade.stop_client_id is not None:
+                    # It had a confirmed stop and nothing covers it now (cancelled by hand, expired).
+                    self.journal.record_event("position_unprotected", f"{action.symbol}: no stop covers the "
+                                              f"position any more; placing one at {action.trigger_price}",
+                                              severity="error", ts=now_ms, data={"symbol": action.symbol})
                 try:
                     await self._place_stop(action, trade, now_ms)
                     sent += 1
