@@ -781,20 +781,33 @@ class Engine:
         return await self.protector.apply(actions, now)
 
     async def _flatten(self, positions: list[PositionState], open_orders: list[OrderState], now: int) -> int:
-        """HALTED: cancel entry orders, close every position at market. Returns how many orders
-        were sent or cancelled (0: nothing changed, no need to re-read the account)."""
+        """HALTED: close every position at market, then cancel every order that could open one.
+        Returns how many orders were sent or cancelled (0: nothing changed, no need to re-read
+        the account).
+
+        Closes come first and a cancel the venue refuses does not stop the rest: an entry order
+        left resting is cancelled again next cycle (and what it fills is closed then), while a
+        position left open because a cancel raised first is the exposure the halt exists to
+        remove (issue 17: a failing cancel used to end the cycle before any close was sent)."""
         assert self.protector is not None
         sent = 0
-        for order in open_orders:
-            if order.is_open and not order.is_protective and not order.reduce_only:
-                await self.executor.cancel(order.symbol, exchange_id=order.exchange_id,
-                                           conditional=order.is_conditional)
-                sent += 1
         for pos in positions:
             state = await self.protector.close_at_market(pos.symbol, pos.side.exit_order_side, pos.quantity,
                                                          ExitReason.HALT, detail="circuit breaker halted",
                                                          trade=self.book.get(pos.symbol))
             sent += state is not None
+        for order in open_orders:
+            if order.is_open and not order.is_protective and not order.reduce_only:
+                try:
+                    await self.executor.cancel(order.symbol, exchange_id=order.exchange_id,
+                                               conditional=order.is_conditional)
+                except venue_errors("BaseError") as exc:
+                    self.journal.record_event("cancel_failed", f"{order.symbol}: entry order {order.exchange_id} not "
+                                              f"cancelled while halted: {type(exc).__name__}; retried next cycle",
+                                              severity="error", ts=now,
+                                              data={"symbol": order.symbol, "exchange_order_id": order.exchange_id})
+                    continue
+                sent += 1
         return sent
 
     # -- journal helpers ------------------------------------------------------------------------
