@@ -148,6 +148,10 @@ class Engine:
         self._stop_reason: str | None = None
         #: set by ``request_stop``; created inside ``run`` so it belongs to the running event loop
         self._stop_event: asyncio.Event | None = None
+        #: true while ``run`` waits between cycles (for the next cycle, the run's end or a stop
+        #: request), false inside a cycle: tells "asleep between cycles" from "busy", so a test can
+        #: ask for a stop exactly during the pause instead of guessing when a cycle is over
+        self.pausing = False
         self._last_marks: dict[str, float] = {}
         self._last_rates: dict[str, float] = {}
         #: funding income, booked on its trade once per settlement (also what was paid while down)
@@ -318,8 +322,12 @@ class Engine:
         timeout = min(until, deadline if deadline is not None else math.inf) - time.monotonic()
         if timeout <= 0:
             return
-        with contextlib.suppress(TimeoutError):  # the pause ran its full length
-            await asyncio.wait_for(self._stop_event.wait(), timeout)
+        self.pausing = True
+        try:
+            with contextlib.suppress(TimeoutError):  # the pause ran its full length
+                await asyncio.wait_for(self._stop_event.wait(), timeout)
+        finally:
+            self.pausing = False
 
     # -- one cycle ------------------------------------------------------------------------------
 

@@ -70,7 +70,14 @@ class FailedRow:
 @dataclass(frozen=True, slots=True)
 class WriterHealth:
     """State of the writer for status pages and alerts. ``ok`` means: alive, not retrying, not
-    backlogged, and no row in the error state."""
+    backlogged, and no row in the error state.
+
+    ``holding`` is how many queued rows the writer thread is deliberately holding back right now,
+    parked until the batch fills, the flush interval of the oldest row ends or a flush asks for
+    them (0 while it writes, retries, or has nothing queued). It makes batching observable: a
+    status page sees rows waiting by design rather than stuck, and a test can see "the writer has
+    the rows and chose to wait" as a state instead of sleeping and hoping nothing committed.
+    """
 
     ok: bool
     alive: bool
@@ -80,6 +87,7 @@ class WriterHealth:
     max_pending: int
     #: seconds the oldest uncommitted row has waited (0.0 when nothing is pending)
     lag_s: float
+    holding: int
     written: int
     batches: int
     retries: int
@@ -152,6 +160,7 @@ class BatchWriter:
         self._reported_upto = 0
         self._in_flight = 0
         self._in_flight_since = 0.0  # when the oldest row of the batch being written was queued
+        self._holding = False  # the writer thread is parked in the batch wait (see WriterHealth.holding)
         self._failed: list[FailedRow] = []
         self._written = 0
         self._batches = 0
@@ -245,6 +254,7 @@ class BatchWriter:
                 backlogged=self._backlogged,
                 max_pending=self._max_pending,
                 lag_s=0.0 if oldest is None else max(0.0, time.monotonic() - oldest),
+                holding=len(self._queue) if self._holding else 0,
                 written=self._written,
                 batches=self._batches,
                 retries=self._retries,
@@ -298,7 +308,11 @@ class BatchWriter:
                 remaining = self._queue[0].enqueued + self._interval_s - time.monotonic()
                 if remaining <= 0:
                     break
-                self._cond.wait(remaining)
+                self._holding = True  # only visible to others while ``wait`` has released the lock
+                try:
+                    self._cond.wait(remaining)
+                finally:
+                    self._holding = False
             count = min(self._batch_size, len(self._queue))
             batch = [self._queue.popleft() for _ in range(count)]
             self._in_flight = count

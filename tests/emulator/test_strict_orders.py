@@ -9,13 +9,13 @@ classes are the ones the reference (``ccxt-binanceusdm.md`` §4) lists for each 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import ccxt.async_support as ccxt
 import pytest
 
 from bot.core.enums import OrderStatus
+from bot.emulator.private import OrderVisibility
 
 from .conftest import Emu
 
@@ -25,6 +25,16 @@ SYM = "ORCAUSDT"
 
 async def _price(emu: Emu, last: float, mark: float | None = None) -> None:
     await emu.control("price", {"symbol": SYM, "last": last, "mark": mark if mark is not None else last})
+
+
+class _StillClock:
+    """A monotonic clock (seconds) that only moves when the test adds to ``t``."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
 
 
 def _orders(emu: Emu, cid: str, conditional: bool = False) -> list[Any]:
@@ -79,6 +89,10 @@ async def test_orders_are_invisible_during_the_visibility_lag(emu: Emu) -> None:
     await ex.create_order(S, "market", "buy", 10, None, {"clientOrderId": "seen-now"})
     assert (await ex.fetch_order(None, S, {"clientOrderId": "seen-now"}))["status"] == "closed"
 
+    # the lag is wall time; here it runs on a clock that stands still until the test moves it, so
+    # "inside the lag" holds however slowly the four reads below are served
+    clock = _StillClock()
+    emu.state.visibility = OrderVisibility(clock=clock)
     await emu.control("scenario", {"order_visibility_lag_ms": 400})
     filled = await ex.create_order(S, "market", "buy", 10, None, {"clientOrderId": "lagged"})
     limit = await ex.create_order(S, "limit", "buy", 10, 1.0, {"clientOrderId": "lagged-limit"})
@@ -94,7 +108,7 @@ async def test_orders_are_invisible_during_the_visibility_lag(emu: Emu) -> None:
     position = emu.state.exchange.position(SYM)
     assert position is not None and position.quantity == pytest.approx(20)  # the fill is real
 
-    await asyncio.sleep(0.45)  # past the 400 ms lag (wall time)
+    clock.t += 0.401  # just past the 400 ms lag
     assert (await ex.fetch_order(None, S, {"clientOrderId": "lagged"}))["id"] == filled["id"]
     assert [o["id"] for o in await ex.fetch_open_orders(S)] == [limit["id"]]
     assert [o["id"] for o in await ex.fetch_open_orders(S, None, None, {"trigger": True})] == [stop["id"]]

@@ -11,6 +11,7 @@ import aiohttp
 from bot.config import Settings
 from bot.core.timeutil import MS_PER_HOUR
 from bot.emulator import EmulatorConfig, EmulatorState, start_emulator
+from bot.emulator.faults import Fault
 
 KEY, SECRET = "engine-test-key", "engine-test-secret"
 
@@ -54,6 +55,28 @@ async def start(store: Any, start_ms: int, symbols: list[str], **config: Any) ->
     state = EmulatorState.build(store, start_ms, speed=0, config=cfg, symbols=symbols)
     runner, base_url = await start_emulator(state, port=0)
     return Emulator(state, base_url, runner, aiohttp.ClientSession())
+
+
+def fault_once(emu: Emulator, kind: str) -> None:
+    """After the first fault of ``kind`` ("5xx", "429") the venue is healthy again (p_5xx and
+    p_429 back to 0), whatever the client does next.
+
+    The faults are cleared in the same step that draws the first one, before the client reads its
+    answer. (A healer task polling the fault counts raced the client's retry: when the retry came
+    first, as it may on a busy machine, it met a second fault.) Configure the fault itself with
+    ``/_sim/faults`` as usual; the emulator runs in the test's process, so its injector is patched
+    directly."""
+    injector = emu.state.faults
+    draw = injector.draw
+
+    def draw_until_first(method: str, path: str) -> Fault:
+        fault = draw(method, path)
+        if fault.value == kind:
+            injector.update({"p_5xx": 0.0, "p_429": 0.0})
+            del injector.draw  # back to the class's own draw
+        return fault
+
+    injector.draw = draw_until_first  # type: ignore[method-assign]
 
 
 def hours(start_ms: int, end_ms: int) -> range:

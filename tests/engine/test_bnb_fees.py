@@ -15,7 +15,6 @@ old behaviour), the fees would be about 1/700 of that.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -130,13 +129,13 @@ async def test_one_failed_bnb_price_read_is_retried_not_valued_at_a_stale_price(
     found two fees valued at a stale price after one routine 5xx)."""
     emu = await _emulator(tmp_path)
     settings = helpers.engine_settings(tmp_path, base_url=emu.base_url, mode="testnet")
-    # the retry waits 0.3 s: ample time for the healer to switch the 5xx off before it
-    executor = ExchangeExecutor(connect(settings), backoff_s=0.3, max_attempts=3)
+    # the 5xx is switched off as it is drawn (helpers.fault_once): the retry meets a healthy venue
+    # however soon it comes, so the backoff need not leave time for anything
+    executor = ExchangeExecutor(connect(settings), backoff_s=0.01, max_attempts=3)
     executor.client.enableRateLimit = False
     journal = Journal.open(settings.journal.url)
     journal.start_run("testnet", "cfg", "test")
     OrderRouter(executor, journal)
-    healer = None
     try:
         await executor.start()
         await executor.client.create_order("ORCA/USDT:USDT", "market", "buy", 100)
@@ -144,11 +143,9 @@ async def test_one_failed_bnb_price_read_is_retried_not_valued_at_a_stale_price(
         await emu.set_time(T0 + 2 * MS_PER_HOUR)
         await executor.client.create_order("ORCA/USDT:USDT", "market", "sell", 100)
         await emu.control("faults", {"p_5xx": 1.0, "paths": ["/fapi/v1/klines"]})
-        healer = asyncio.create_task(_heal_after_first_5xx(emu))
+        helpers.fault_once(emu, "5xx")
         _, second = await executor.fills(SYM, T0)
     finally:
-        if healer is not None:
-            healer.cancel()
         await executor.close()
         await emu.close()
     journal.flush()
@@ -160,8 +157,3 @@ async def test_one_failed_bnb_price_read_is_retried_not_valued_at_a_stale_price(
     journal.close()
     assert events == []
 
-
-async def _heal_after_first_5xx(emu: helpers.Emulator) -> None:
-    while emu.state.faults.counts["5xx"] < 1:
-        await asyncio.sleep(0.002)
-    await emu.control("faults", {"p_5xx": 0.0, "paths": []})

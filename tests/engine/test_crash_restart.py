@@ -22,6 +22,7 @@ from bot.core.timeutil import to_ms
 from bot.data.store import MarketStore
 from bot.journal.reader import JournalReader
 from tests.engine import helpers
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 SYMBOL = "ORCAUSDT"
@@ -46,6 +47,11 @@ def _stops(exchange) -> list:
             if o.type is OrderType.STOP_MARKET and o.reduce_only]
 
 
+def _account_reads(emu: helpers.Emulator) -> int:
+    """Account syncs the bot sent since the request log was (re)started (one in a steady cycle)."""
+    return sum(1 for method, path, _, _ in emu.state.request_log or [] if (method, path) == ("GET", "/fapi/v3/account"))
+
+
 def _entries(exchange) -> list:
     return [o for o in exchange.all_orders(SYMBOL, conditional=False)
             if o.client_order_id and o.client_order_id.endswith("-e0")]
@@ -59,14 +65,17 @@ async def test_kill9_restart_then_gap_through_stop_while_down(tmp_path: Path, sa
     try:
         # 1. enter, protect, SIGKILL
         proc = await _spawn(emu.base_url, tmp_path, str(T0), 100_000)
-        for _ in range(600):
-            if sim.position(SYMBOL) is not None and _stops(sim):
-                break
-            await asyncio.sleep(0.05)
-        else:
-            proc.kill()
-            pytest.fail("the bot never opened and protected a position: " + (await proc.stderr.read()).decode()[-2000:])
-        await asyncio.sleep(0.3)  # let it run a few more cycles with the position open
+        try:
+            await until(lambda: proc.returncode is not None or (sim.position(SYMBOL) is not None and _stops(sim)),
+                        "the bot opening and protecting a position")
+            assert proc.returncode is None, "the bot exited"
+        except AssertionError as exc:
+            if proc.returncode is None:
+                proc.kill()
+            pytest.fail(f"{exc}: " + (await proc.stderr.read()).decode()[-2000:])
+        # a few more cycles with the position open: each cycle syncs the account (GET /fapi/v3/account)
+        emu.state.request_log = []
+        await until(lambda: _account_reads(emu) >= 3, "three more cycles with the position open")
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
         position = sim.position(SYMBOL)

@@ -9,13 +9,13 @@ take-profit. Through the real ccxt client against the emulator.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 from bot.core.enums import IntentKind, OrderSide, OrderStatus, OrderType
 from bot.core.timeutil import to_ms
 from bot.data.store import MarketStore
+from bot.emulator.private import OrderVisibility
 from bot.execution.types import OrderState
 from bot.risk.stops import ConditionalOrderInfo
 from bot.trading.protection import UnseenOrders
@@ -25,7 +25,7 @@ from tests.engine.scripted import Scripted
 
 SYM = "ORCAUSDT"
 T0 = to_ms("2025-03-18T06:00:00Z")
-#: Longer than one test cycle takes, shorter than the bot's trust in a confirmed order (10 s).
+#: The venue's lag on the tests' virtual clock: shorter than the bot's trust in a confirmed order (10 s).
 LAG_MS = 1500
 
 
@@ -33,19 +33,28 @@ def _resting(sim: Any, kind: OrderType) -> list[Any]:
     return [o for o in sim.open_orders(SYM, conditional=True) if o.type is kind]
 
 
-async def _lagging_venue_and_bot(tmp_path: Path, sample_dir: Path) -> tuple[Any, Any]:
+async def _lagging_venue_and_bot(tmp_path: Path, sample_dir: Path) -> tuple[Any, Any, _Clock]:
     """An emulator whose order queries lag by ``LAG_MS``, and a bot that goes long at once
-    (5% stop, 10% take-profit)."""
+    (5% stop, 10% take-profit).
+
+    Both wall-time rules, the venue's lag and the bot's trust in a confirmed order it has not
+    seen (10 s), run on one virtual clock (returned) that moves only when the test advances it:
+    "still inside the lag" and "past the lag, inside the trust" are then facts, not bets on how
+    long a cycle takes on a busy machine."""
+    clock = _Clock()
     store = MarketStore.load(sample_dir, symbols=[SYM])
     emu = await helpers.start(store, T0, [SYM], max_weight=10_000_000)
+    emu.state.visibility = OrderVisibility(clock=clock)
     await emu.control("scenario", {"order_visibility_lag_ms": LAG_MS})
     bot = await open_engine(tmp_path, emu, SYM, Scripted({SYM: (T0, IntentKind.ENTER_LONG)}, stop_pct=0.05,
                                                           tp_pct=0.10))
-    return emu, bot
+    assert bot.engine.protector is not None
+    bot.engine.protector.unseen = UnseenOrders(clock=clock)
+    return emu, bot, clock
 
 
 async def test_stop_hidden_by_a_lagging_read_is_not_placed_twice(tmp_path: Path, sample_dir: Path) -> None:
-    emu, bot = await _lagging_venue_and_bot(tmp_path, sample_dir)
+    emu, bot, clock = await _lagging_venue_and_bot(tmp_path, sample_dir)
     engine = bot.engine
     sim = emu.state.exchange
     try:
@@ -54,7 +63,7 @@ async def test_stop_hidden_by_a_lagging_read_is_not_placed_twice(tmp_path: Path,
         after_entry = (len(_resting(sim, OrderType.STOP_MARKET)), len(_resting(sim, OrderType.TAKE_PROFIT_MARKET)))
         await engine.safe_cycle()  # still inside the lag: the read shows neither order
         inside_lag = (len(_resting(sim, OrderType.STOP_MARKET)), len(_resting(sim, OrderType.TAKE_PROFIT_MARKET)))
-        await asyncio.sleep(LAG_MS / 1000 + 0.2)
+        clock.advance(LAG_MS / 1000)
         await engine.safe_cycle()  # the read shows them now: nothing to do
         visible = (len(_resting(sim, OrderType.STOP_MARKET)), len(_resting(sim, OrderType.TAKE_PROFIT_MARKET)))
         algo_posts = len([o for o in sim.all_orders(SYM, conditional=True)])
@@ -74,7 +83,7 @@ async def test_a_confirmed_stop_the_venue_removed_is_replaced_without_waiting_ou
     """The venue drops the stop (expired, or cancelled by it) before any read listed it: the bot
     asks the venue about the unlisted stop, learns it is gone and places a new one in the next
     cycle past the visibility lag, not 10 s later (the trust in an unlisted confirmed stop)."""
-    emu, bot = await _lagging_venue_and_bot(tmp_path, sample_dir)
+    emu, bot, clock = await _lagging_venue_and_bot(tmp_path, sample_dir)
     engine = bot.engine
     sim = emu.state.exchange
     try:
@@ -82,7 +91,7 @@ async def test_a_confirmed_stop_the_venue_removed_is_replaced_without_waiting_ou
         assert report is not None and report.entries == 1
         [first] = _resting(sim, OrderType.STOP_MARKET)
         sim.cancel_order(SYM, order_id=first.order_id)  # the venue's doing, not the bot's
-        await asyncio.sleep(LAG_MS / 1000 + 0.2)  # past the lag, well inside the 10 s trust
+        clock.advance(LAG_MS / 1000)  # past the lag, well inside the 10 s trust
         await engine.safe_cycle()
         stops_now = _resting(sim, OrderType.STOP_MARKET)
     finally:
@@ -101,11 +110,16 @@ def _stop(order_id: str, symbol: str = SYM) -> OrderState:
 
 
 class _Clock:
+    """A monotonic clock (seconds) that stands still until the test moves it."""
+
     def __init__(self) -> None:
         self.t = 1000.0
 
     def __call__(self) -> float:
         return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
 
 
 def test_unseen_order_is_trusted_only_until_a_read_shows_it_or_the_grace_ends() -> None:

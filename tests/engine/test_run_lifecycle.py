@@ -4,8 +4,10 @@ that fails closes its journal run row; bounds that would spin or never end are r
 
 The engine runs in-process over the paper executor with an empty simulated market and a feed
 that yields nothing, so every cycle is cheap and nothing leaves the process. Waits are on
-conditions (the engine's counters), never on fixed sleeps; ``asyncio.wait_for`` only bounds a
-test that would otherwise hang on the bug it checks.
+conditions (the engine's counters and its ``pausing`` flag), never on fixed sleeps, and nothing
+is timed: "at once" and "after the duration" are checked on a virtual event-loop clock that moves
+only when the test moves it (issue 17). ``BOUND_S`` only bounds a test that would otherwise hang
+on the bug it checks.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import ccxt.async_support as ccxt
 import pytest
 
+import bot.engine as engine_module
 from bot.core.instrument import Instrument
 from bot.engine import Engine, check_run_limits
 from bot.execution.paper import PaperExecutor
@@ -28,6 +33,7 @@ from bot.market.snapshot import Snapshot
 from bot.risk.files import RiskFiles
 from bot.sim.exchange import SimExchange
 from tests.engine import helpers
+from tests.waiting import until
 
 #: The venue's clock in these tests (any fixed time will do: nothing trades).
 NOW_MS = 1_767_182_400_000  # 2025-12-31T12:00:00Z
@@ -85,25 +91,61 @@ async def _cancel(task: asyncio.Task) -> None:
         await task
 
 
-async def _until(condition, timeout_s: float = BOUND_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.01)
+@contextlib.contextmanager
+def _loop_clock(clock: _VirtualClock | None = None) -> Iterator[_VirtualClock]:
+    """Replace the running event loop's clock with a virtual one that only moves when the test
+    advances it: no timer (``asyncio.sleep``, ``wait_for``'s timeout) fires on its own meanwhile,
+    so what ends a wait is the event the test is about, never the machine's speed."""
+    loop = asyncio.get_running_loop()
+    clock = clock or _VirtualClock(loop.time())
+    loop.time = clock  # type: ignore[method-assign]  # the instance attribute shadows BaseEventLoop.time
+    try:
+        yield clock
+    finally:
+        del loop.time
+
+
+class _VirtualClock:
+    """A monotonic clock that stands still until :meth:`advance` (seconds, like ``time.monotonic``)."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:  # the engine's wall-clock fallback for its closing timestamps
+        return time.time()
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def _ends_without_timers(task: asyncio.Task) -> bool:
+    """Whether ``task`` ends within :data:`BOUND_S` of real time. Waited for from a thread, not with
+    a loop timer: it works while :func:`_loop_clock` holds the loop's clock still."""
+    done = threading.Event()
+    task.add_done_callback(lambda _: done.set())
+    return await asyncio.to_thread(done.wait, BOUND_S)
 
 
 async def test_a_stop_request_ends_the_pause_at_once_and_no_cycle_follows(tmp_path: Path) -> None:
-    """Ctrl-C during an hour-long pause: the run ends now, after exactly the one cycle it ran."""
+    """Ctrl-C during an hour-long pause: the run ends now, after exactly the one cycle it ran.
+
+    "Now" without a stopwatch: the request comes while the engine is in its pause, and from then
+    on the loop's clock stands still, so no timer can end the pause (neither the hour nor a
+    poll that re-checks for a stop every few seconds): only the stop request itself can."""
     engine, journal = _engine(tmp_path)
     task = asyncio.create_task(engine.run(cycle_seconds=3600))
     try:
-        await _until(lambda: engine.cycles == 1)
-        asked = time.monotonic()
-        engine.request_stop("sigint")
-        done, _ = await asyncio.wait({task}, timeout=BOUND_S)
-        assert done, "the stop request did not end the pause (the run is still asleep)"
+        await until(lambda: engine.pausing, "the engine pausing after its first cycle")
+        with _loop_clock():
+            engine.request_stop("sigint")
+            assert await _ends_without_timers(task), "the stop request did not end the pause (the run is still asleep)"
         assert task.result() == "sigint"
-        assert time.monotonic() - asked < 2.0
         assert engine.cycles == 1, "a stop during the pause must not run another cycle"
     finally:
         await _cancel(task)
@@ -137,19 +179,24 @@ async def test_skipped_cycles_count_toward_max_cycles(tmp_path: Path) -> None:
         assert len(reader.events(kind="cycle_skipped")) == 3
 
 
-async def test_duration_bounds_the_pause(tmp_path: Path) -> None:
-    """``duration_s=0.3`` with an hour between cycles ends after about 0.3 s, not an hour."""
+async def test_duration_bounds_the_pause(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``duration_s=0.3`` with an hour between cycles ends 0.3 s after the start, not an hour.
+
+    On a virtual clock shared by the engine and the event loop: the test moves it 0.3 s on while
+    the engine pauses, and the run must end then, with the interval's hour not begun to pass.
+    A pause that ignored the deadline would wait for a timer an hour away, which never fires."""
     engine, journal = _engine(tmp_path)
-    began = time.monotonic()
-    task = asyncio.create_task(engine.run(duration_s=0.3, cycle_seconds=3600))
-    try:
-        done, _ = await asyncio.wait({task}, timeout=BOUND_S)
-        assert done, "the run outlived its duration (asleep for the whole cycle interval)"
-        assert task.result() == "duration" and engine.cycles == 1
-        assert time.monotonic() - began < 0.3 + 2.0
-    finally:
-        await _cancel(task)
-        journal.close()
+    with _loop_clock() as clock:
+        monkeypatch.setattr(engine_module, "time", clock)  # the engine's deadline and pause arithmetic
+        task = asyncio.create_task(engine.run(duration_s=0.3, cycle_seconds=3600))
+        try:
+            await until(lambda: engine.pausing, "the engine pausing after its first cycle")
+            clock.advance(0.3)
+            assert await _ends_without_timers(task), "the run outlived its duration (asleep for the cycle interval)"
+            assert task.result() == "duration" and engine.cycles == 1
+        finally:
+            await _cancel(task)
+            journal.close()
 
 
 async def test_a_failed_start_closes_the_run_row(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from bot.journal.db import create_journal_engine
 from bot.journal.migrate import upgrade_to_head
 from bot.journal.models import Event, Run
 from bot.journal.writer import BatchWriter, is_transient
+from tests.waiting import BOUND_S, wait_until
 
 T0 = 1_700_000_000_000
 
@@ -56,59 +57,75 @@ def test_many_records_one_flush_full_batches(journal_url: str) -> None:
 
 
 def test_rows_wait_for_a_batch_until_the_interval_or_a_flush(sqlite_url: str) -> None:
-    j = Journal.open(sqlite_url, batch_size=10_000, flush_interval_ms=10_000)
+    """The writer has all 501 rows in hand and holds them back (``health().holding``): a commit per
+    row would never be seen holding 501. The interval is an hour, so nothing but the flush may
+    commit them however slow the machine is."""
+    j = Journal.open(sqlite_url, batch_size=10_000, flush_interval_ms=3_600_000)
     try:
         j.start_run("paper", "h", "v")
         for i in range(500):
             j.record_event("tick", f"n{i}", ts=T0 + i)
-        time.sleep(0.2)
+        wait_until(lambda: j.health().holding == 501, "the writer holding the 501 queued rows for a batch")
+        health = j.health()
+        assert health.batches == 0 and health.written == 0 and health.pending == 501
         assert _count(j.engine, "events") == 0  # still queued: batching, not a commit per row
-        assert j.health().pending == 501
         j.flush()
         assert _count(j.engine, "events") == 500
+        assert j.health().holding == 0 and j.health().batches == 1
     finally:
         j.close()
 
 
 def test_partial_batch_commits_after_the_flush_interval(sqlite_url: str) -> None:
+    """A lone row and no flush: the 50 ms interval alone commits it (one partial batch)."""
     j = Journal.open(sqlite_url, batch_size=10_000, flush_interval_ms=50)
     try:
         j.start_run("paper", "h", "v")
         j.record_event("tick", "one", ts=T0)
-        deadline = time.monotonic() + 5
-        while _count(j.engine, "events") == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert _count(j.engine, "events") == 1
+        wait_until(lambda: _count(j.engine, "events") == 1, "the partial batch committed by its interval")
+        assert j.health().pending == 0
     finally:
         j.close()
 
 
 def test_locked_database_does_not_block_callers_and_is_retried(tmp_path: Path) -> None:
+    """Another process holds SQLite's write lock for the whole first half: every ``submit`` must
+    return while it is still held (run in a thread and joined with the lock held), then the writer
+    retries until the lock goes and commits everything."""
     url = f"sqlite:///{tmp_path / 'j.sqlite'}"
     upgrade_to_head(url)
     engine = create_journal_engine(url, busy_timeout_ms=20)
     writer = BatchWriter(engine, batch_size=10, flush_interval_ms=5, retry_backoff_s=0.01, max_backoff_s=0.05)
     blocker = sqlite3.connect(tmp_path / "j.sqlite", isolation_level=None, timeout=0)
-    try:
-        blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
-        run = _run_row()
-        started = time.perf_counter()
+    run = _run_row()
+
+    def produce() -> None:
         writer.submit(Run.__table__, run)
         for i in range(50):
             writer.submit(Event.__table__, _event_row(run["id"], i))
-        assert time.perf_counter() - started < 0.5  # queuing never waits for the database
+
+    producer = threading.Thread(target=produce, name="producer", daemon=True)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        producer.start()
+        producer.join(BOUND_S)  # a bound for the bug only: correct submits never touch the database
+        assert not producer.is_alive(), "submit waited for the locked database"
+        assert blocker.in_transaction  # the lock was held all along
+        assert writer.health().pending == 51 and _count(engine, "events") == 0
+        wait_until(lambda: writer.health().retrying, "the writer retrying the locked database")
         with pytest.raises(TimeoutError, match="not yet committed"):
-            writer.flush(timeout=0.3)
+            writer.flush(timeout=0.1)  # cannot commit while the lock is held, however long it waits
         health = writer.health()
         assert health.retrying and health.retries >= 1 and not health.ok
         assert "locked" in (health.last_error or "")
         blocker.execute("ROLLBACK")
-        writer.flush(timeout=10)
+        writer.flush(timeout=BOUND_S)
         assert _count(engine, "events") == 50
         health = writer.health()
         assert health.ok and not health.retrying and health.failed == ()
     finally:
         blocker.close()
+        producer.join(BOUND_S)
         writer.close()
         engine.dispose()
 
@@ -151,8 +168,7 @@ def test_close_with_unreachable_database_keeps_rows_in_error_state() -> None:
         rows = [_event_row(None, i) for i in range(7)]
         for row in rows:
             writer.submit(Event.__table__, row)
-        time.sleep(0.2)
-        assert writer.health().retrying
+        wait_until(lambda: writer.health().retrying, "the writer retrying the unreachable database")
         writer.close(timeout=0.2)
         health = writer.health()
         assert not health.alive and not health.ok
