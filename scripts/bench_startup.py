@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,12 +38,15 @@ def entry() -> list[str]:
     return [found] if found else [sys.executable, "-m", "bot"]
 
 
-def commands(tmp: Path) -> dict[str, list[str]]:
+def commands(tmp: Path) -> dict[str, Callable[[int], list[str]]]:
+    """Each command's arguments for run ``i``. Every no-op backtest journals into a new file, as
+    every real backtest does (its default journal is a new file per run)."""
     return {
-        "derivbot --help": ["--help"],
-        "derivbot config show": ["config", "show"],
-        "no-op backtest": ["backtest", "--data", "bot/data/sample", "--symbol", "ORCAUSDT", "--from", "2025-03-10",
-                           "--to", "2025-03-10", "--json", "--journal", f"sqlite:///{tmp / 'noop.sqlite'}"],
+        "derivbot --help": lambda i: ["--help"],
+        "derivbot config show": lambda i: ["config", "show"],
+        "no-op backtest": lambda i: ["backtest", "--data", "bot/data/sample", "--symbol", "ORCAUSDT", "--from",
+                                     "2025-03-10", "--to", "2025-03-10", "--json", "--journal",
+                                     f"sqlite:///{tmp / f'noop-{i}.sqlite'}"],
     }
 
 
@@ -78,8 +82,8 @@ def main() -> None:
     print(f"{'command':<22} {'median':>7} {'min':>7} {'max':>7}  heavy imports")
     with tempfile.TemporaryDirectory() as tmp:
         for name, cmd in commands(Path(tmp)).items():
-            times = [wall([*base, *cmd]) for _ in range(args.runs)]
-            heavy = ", ".join(heavy_imports(cmd)) or "none"
+            times = [wall([*base, *cmd(i)]) for i in range(args.runs)]
+            heavy = ", ".join(heavy_imports(cmd(args.runs))) or "none"
             print(f"{name:<22} {statistics.median(times):7.3f} {min(times):7.3f} {max(times):7.3f}  {heavy}")
 
 

@@ -46,7 +46,7 @@ from bot.journal.convert import (
 )
 from bot.journal.db import create_journal_engine
 from bot.journal.errors import JournalInputError
-from bot.journal.migrate import check_known_revision, upgrade_to_head
+from bot.journal.fresh import create_if_empty
 from bot.journal.writer import BatchWriter, WriterHealth, install_append_only_guard
 from bot.logging import redact
 
@@ -94,12 +94,17 @@ class Journal:
         refused before anything is written, migrated or not (:func:`check_known_revision`)."""
         settings = settings or JournalSettings()
         url = url or settings.url
-        if migrate:
-            upgrade_to_head(url)
         engine = create_journal_engine(url)
         try:
+            # Alembic is imported only when used: a new SQLite file needs none (bot.journal.fresh).
             if not migrate:
+                from bot.journal.migrate import check_known_revision
+
                 check_known_revision(engine)
+            elif not create_if_empty(engine):
+                from bot.journal.migrate import upgrade_to_head
+
+                upgrade_to_head(url)
         except BaseException:
             engine.dispose()
             raise
@@ -393,10 +398,21 @@ class Journal:
             if trade_id is not None and key in keys:
                 return trade_id
         at = to_utc(ts, "ts")
-        for f in self.reader().fills(symbol=symbol, since=at, until=at + timedelta(milliseconds=1)):
-            if f.exchange_trade_id == key[1] and f.trade_id is not None:
-                return f.trade_id
-        return None
+        assert at is not None
+        # The first of ``reader().fills(symbol=, since=at, until=at + 1 ms)`` (oldest first) with this
+        # venue trade id and a trade (the fill's own or its order's), as one small query: exit
+        # attribution asks for every closing fill of every trade (a backtest: hundreds of times).
+        owner = sa.func.coalesce(m.Fill.trade_id, m.Order.trade_id)
+        query = (
+            sa.select(owner)
+            .join(m.Order, m.Order.id == m.Fill.order_id)
+            .where(m.Fill.symbol == symbol, m.Fill.exchange_trade_id == key[1], owner.is_not(None),
+                   m.Fill.ts >= at, m.Fill.ts < at + timedelta(milliseconds=1))
+            .order_by(m.Fill.ts, m.Fill.recorded_at)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
 
     def _journaled_fill_keys(self, trade_id: str | None) -> set[tuple[str, str]]:
         """(symbol, venue trade id) of the fills earlier runs journaled for ``trade_id``."""

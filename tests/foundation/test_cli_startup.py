@@ -122,3 +122,5 @@ def test_a_no_op_backtest_imports_no_exchange_or_web_library(tmp_path: Path) -> 
                                "--to", "2025-03-10", "--json", "--journal", f"sqlite:///{tmp_path / 'noop.sqlite'}")
     assert code in (0, None) and json.loads(out)["closed_trades"] == []
     assert not {"fastapi", "uvicorn", "matplotlib", "ccxt", "aiohttp"} & set(modules), modules
+    # a new SQLite journal is created from the stored head schema (bot.journal.fresh), not migrated
+    assert "alembic" not in modules, modules

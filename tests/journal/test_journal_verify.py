@@ -20,10 +20,14 @@ from tests.journal.raw import drop_triggers, raw_connect, rows
 from tests.journal.scenario import T0, full_lifecycle
 
 # The canonical form as bot/journal/chain.py documents it, rebuilt here from raw DB-API values.
-MONEY = {"trades": {"entry_price", "quantity", "leverage", "stop_price", "take_profit_price", "liquidation_price"}}
+MONEY = {"trades": {"entry_price", "quantity", "leverage", "stop_price", "take_profit_price", "liquidation_price"},
+         "fills": {"price", "quantity", "fee", "requested_price", "fee_usdt"},
+         "equity_snapshots": {"wallet", "unrealised", "equity", "exposure"}}
 TIMES = {"trades": {"recorded_at", "entry_ts", "time_stop_at"}, "events": {"recorded_at", "ts"},
-         "runs": {"recorded_at", "started_at"}}
+         "runs": {"recorded_at", "started_at"}, "fills": {"recorded_at", "ts"},
+         "equity_snapshots": {"recorded_at", "ts"}}
 JSONS = {"events": {"data"}, "runs": {"params"}}
+BOOLS = {"fills": {"is_maker"}}  # SQLite hands back 0/1; the canonical form has true/false
 
 
 def _documented_value(table: str, column: str, value: Any) -> Any:
@@ -38,6 +42,8 @@ def _documented_value(table: str, column: str, value: Any) -> Any:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if column in JSONS.get(table, ()):
         return json.loads(value) if isinstance(value, str) else value
+    if column in BOOLS.get(table, ()):
+        return bool(value)
     return value
 
 
@@ -70,7 +76,7 @@ def test_row_hashes_follow_the_documented_canonical_form(journal: Journal, journ
                               quantity="1E+1", leverage=3, margin_mode="cross", stop_price=None)
     journal.record_event("note", "café ✓ naïve", data={"b": 1, "a": [1.5, "x", None], "z": {"y": True}})
     journal.flush()
-    for table, count in (("trades", 2), ("events", 2), ("runs", 1)):
+    for table, count in (("trades", 2), ("events", 2), ("runs", 1), ("fills", 1), ("equity_snapshots", 1)):
         chain = _expected_hashes(journal_url, table)
         assert [seq for seq, _, _ in chain] == list(range(1, count + 1)), table
         assert [stored for _, stored, _ in chain] == [recomputed for _, _, recomputed in chain], table
@@ -196,3 +202,16 @@ def test_verify_refuses_a_journal_from_before_the_chain(sqlite_url: str) -> None
     result = derivbot("journal", "verify", "--journal", sqlite_url)
     assert result.returncode == 1
     assert "journal migrate" in result.stdout + result.stderr
+
+
+def test_canonical_time_is_utc_with_microseconds_and_a_z() -> None:
+    # hand-written: 07:05:03 and 42 µs on 9 March 2025 in UTC; the same instant at +02:00 and as
+    # the naive UTC value SQLite hands back
+    from datetime import timedelta, timezone
+
+    from bot.journal.chain import canonical_datetime
+
+    assert canonical_datetime(datetime(2025, 3, 9, 7, 5, 3, 42, tzinfo=UTC)) == "2025-03-09T07:05:03.000042Z"
+    assert canonical_datetime(datetime(2025, 3, 9, 7, 5, 3, 42)) == "2025-03-09T07:05:03.000042Z"
+    at_plus_two = datetime(2025, 3, 9, 9, 5, 3, 42, tzinfo=timezone(timedelta(hours=2)))
+    assert canonical_datetime(at_plus_two) == "2025-03-09T07:05:03.000042Z"
