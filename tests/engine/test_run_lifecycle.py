@@ -18,6 +18,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import ccxt.async_support as ccxt
@@ -214,7 +215,45 @@ async def test_a_failed_start_closes_the_run_row(tmp_path: Path) -> None:
         assert run.stopped_at is not None
         assert run.exit_reason == "error: start failed (AuthenticationError)"
         [event] = reader.events(kind="engine_error")
-        assert "-2015" in event.message
+        assert event.message == ('start failed: AuthenticationError: binanceusdm {"code":-2015,"msg":"Invalid API-key, '
+                                 'IP, or permissions for action."}')
+        assert event.severity == "critical"
+        # dated by the wall clock in milliseconds (the venue's clock may be what failed)
+        assert abs((run.stopped_at - datetime.now(UTC)).total_seconds()) < 600
+        assert abs((event.ts - datetime.now(UTC)).total_seconds()) < 600
+
+
+class _HangingStart(PaperExecutor):
+    """A venue that never answers at start: the start is cancelled (Ctrl-C, a supervisor)."""
+
+    closed = False
+    started = asyncio.Event()
+
+    async def start(self) -> None:
+        type(self).started.set()
+        await asyncio.Event().wait()
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+async def test_a_cancelled_start_closes_the_run_row_as_cancelled_without_an_error(tmp_path: Path) -> None:
+    _HangingStart.started = asyncio.Event()
+    engine, journal = _engine(tmp_path, _HangingStart)
+    task = asyncio.create_task(engine.run(max_cycles=1, cycle_seconds=0.01))
+    try:
+        await asyncio.wait_for(_HangingStart.started.wait(), BOUND_S)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert engine.executor.closed and engine.run_id is None
+    finally:
+        await _cancel(task)
+        journal.close()
+    with JournalReader(helpers.engine_settings(tmp_path).journal.url) as reader:
+        [run] = reader.runs()
+        assert run.stopped_at is not None and run.exit_reason == "cancelled"
+        assert reader.events(kind="engine_error") == []  # a cancel is not an error
 
 
 @pytest.mark.parametrize(("cycle_seconds", "max_cycles", "duration_s"), [
