@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,7 @@ async def test_lost_entry_that_filled_is_adopted_with_its_stop_in_the_same_cycle
         [decision] = reader.risk_decisions(verdict="approved")
         [entry_row] = [o for o in reader.orders() if o.purpose == "entry"]
         trade_fills = reader.fills(trade_id=trade.id)
+        events = reader.events(kind="entry_resolved")
     plan = decision.plan
     # The strategy's stop distance (from the decision's plan) moved to the venue's real fill price.
     expected_stop = _floor_tick(fill_price + (plan["stop_price"] - plan["entry_price"]), tick)
@@ -144,6 +146,11 @@ async def test_lost_entry_that_filled_is_adopted_with_its_stop_in_the_same_cycle
     assert [s.trigger_price for s in stops] == [expected_stop], "exactly one stop, from the real fill, this cycle"
     assert entry_row.status == OrderStatus.FILLED.value and float(entry_row.filled_qty) == position.quantity
     assert entry_row.exchange_order_id == str(entries[0].order_id)
+    [resolved] = events
+    assert resolved.severity == "warning"
+    assert resolved.data == {"symbol": SYM, "client_id": entry_row.client_order_id,
+                             "exchange_order_id": str(entries[0].order_id)}
+    assert f"executed ({position.quantity} at {fill_price})" in resolved.message
     # the venue's own trades of that order, journaled once against the trade
     assert sorted(f.exchange_trade_id for f in trade_fills) == sorted(str(f.trade_id) for f in fills)
 
@@ -198,4 +205,14 @@ async def test_entry_refused_before_execution_is_journaled_as_not_placed_and_nev
     with JournalReader(helpers.engine_settings(tmp_path).journal.url) as reader:
         assert reader.trades() == []
         kinds = [e.kind for e in reader.events()]
-    assert "entry_not_executed" in kinds
+        [entry_row] = [o for o in reader.orders() if o.purpose == "entry"]
+        [not_executed] = reader.events(kind="entry_not_executed")
+    assert kinds == ["reconciliation", "order_unknown", "entry_not_executed", "run_stop"]  # no entry_unknown:
+    # the look-ups failed, but the position and user trades could be read and showed nothing
+    at_the_cycle = datetime.fromtimestamp(T0 / 1000, tz=UTC)  # the venue clock stood at T0 all along
+    assert (not_executed.severity, not_executed.ts) == ("warning", at_the_cycle)
+    assert not_executed.data == {"symbol": SYM, "client_id": entry_row.client_order_id}
+    assert f"entry {entry_row.client_order_id} did not execute" in not_executed.message
+    # the entry's order row ends as the venue would have ended it: expired, nothing filled
+    assert (entry_row.status, entry_row.filled_qty, entry_row.status_ts) == ("expired", 0, at_the_cycle)
+    assert entry_row.raw_status == "NOT_EXECUTED (position and trades unchanged)"
