@@ -44,7 +44,7 @@ class RecordingJournal:
 
     def record_event(self, kind: str, message: str, *, severity: str = "info", ts: int | None = None,
                      data: dict | None = None) -> str:
-        self.events.append({"kind": kind, "message": message, "severity": severity, "data": data})
+        self.events.append({"kind": kind, "message": message, "severity": severity, "ts": ts, "data": data})
         return self._id()
 
     def _id(self, *_: Any, **__: Any) -> str:
@@ -113,6 +113,21 @@ async def test_failed_trailing_move_keeps_the_old_stop_then_replaces_it() -> Non
     assert _resting_stops(sim) == [100.0]
 
 
+async def test_failed_stop_move_still_places_the_take_profit() -> None:
+    # Only the cancel of the stop at 95 waited on the move to 100; the take-profit at 120 the plan
+    # now asks for does not depend on the stop, so a refused move must not drop it.
+    sim, executor, _journal, watchdog, protector = _setup()
+    await _cycle(executor, watchdog, protector, ProtectionPlan(SYM, PositionSide.LONG, 100.0, 95.0))
+    sim.set_price(SYM, T0 + 60_000, 110.0, 110.0)
+    moved = ProtectionPlan(SYM, PositionSide.LONG, 100.0, 100.0, take_profit_price=120.0,
+                           trailing=TrailingSpec(0.0909), best_price=110.0)
+    executor.refuse_stops = True
+    await _cycle(executor, watchdog, protector, moved)
+    assert _resting_stops(sim) == [95.0]
+    assert [o.trigger_price for o in sim.open_orders(SYM, conditional=True)
+            if o.type is OrderType.TAKE_PROFIT_MARKET] == [120.0]
+
+
 async def test_bare_position_gets_a_stop_attempt_every_cycle_and_an_error_event() -> None:
     sim, executor, journal, watchdog, protector = _setup()
     plan = ProtectionPlan(SYM, PositionSide.LONG, 100.0, 95.0)
@@ -121,6 +136,8 @@ async def test_bare_position_gets_a_stop_attempt_every_cycle_and_an_error_event(
     assert _resting_stops(sim) == [] and sim.position(SYM) is not None
     missing = [e for e in journal.events if e["kind"] == "stop_missing"]
     assert missing and missing[0]["severity"] == "error", journal.events
+    # at the cycle's venue time, naming the bare position: 10 ORCA
+    assert (missing[0]["ts"], missing[0]["data"]) == (T0, {"symbol": SYM, "quantity": 10.0})
 
     # next cycle: the watchdog asks for a stop again (the close is only the escalation)
     positions = position_infos(await executor.positions())
