@@ -656,7 +656,7 @@ class Engine:
                 request, purpose="entry", signal_id=signal_id, requested_price=plan.entry_price,
                 record_fills=False)
         except OrderOutcomeUnknownError as exc:
-            placed = await self._resolve_entry(key, exc.pending, before, None, now)
+            placed = await self._resolve_entry(exc.pending, before, None, now)
         except OrderRejectedError as exc:
             # Journaled, not only logged: a refused set-up (-4168, -4028) is something to review.
             logger.warning("entry {} {} not placed: {}", plan.side.value, plan.symbol, exc)
@@ -667,7 +667,7 @@ class Engine:
             self.risk.record_orders(now)
         if placed is not None and placed.state.filled <= 0:  # zero-filled: it may still have executed
             pending = PendingOrder(request, placed.journal_id, placed.sent_ts)
-            placed = await self._resolve_entry(key, pending, before, placed.state, now)
+            placed = await self._resolve_entry(pending, before, placed.state, now)
         if placed is None:
             return False
         state = placed.state
@@ -704,12 +704,12 @@ class Engine:
             self._flush_journal()
         return True
 
-    async def _resolve_entry(self, key: str, pending: PendingOrder, before: float, answered: OrderState | None,
+    async def _resolve_entry(self, pending: PendingOrder, before: float, answered: OrderState | None,
                              now: int) -> PlacedOrder | None:
         """Decide whether an entry with an unknown or zero-filled outcome executed (see
-        bot.trading.orders.EntryResolver). Either way its intent is never sent again; the entry's
-        order row gets its real state, and an entry that did not execute is journaled as such."""
-        self._sent_intents.add(key)
+        bot.trading.orders.EntryResolver). Either way its intent is never sent again (``_enter``
+        marked it sent before placing it); the entry's order row gets its real state, and an entry
+        that did not execute is journaled as such."""
         request = pending.request
         try:
             state = await EntryResolver(self.executor).resolve(pending, before, answered)
