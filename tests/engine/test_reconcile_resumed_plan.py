@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import StrategyConfig
-from bot.core.enums import MarginMode, OrderSide, OrderType, PositionSide
+from bot.core.enums import MarginMode, OrderType, PositionSide
 from bot.core.timeutil import MS_PER_HOUR, to_ms
 from bot.execution.ids import client_order_id
 from bot.execution.types import PositionState
@@ -56,29 +56,34 @@ def test_resumed_best_price(side: PositionSide, stop: float, trailing: TrailingS
 
 
 async def _resume(tmp_path: Path, strategy: StrategyConfig, marks: list[tuple[int, float]], *,
-                  trailed_to: float | None = None, take_profit: float | None = None,
+                  side: PositionSide = LONG, trailed_to: float | None = None, take_profit: float | None = None,
                   time_stop_at: int | None = None) -> dict[str, ProtectionPlan]:
-    """A long of 3000 ORCA entered at 0.20 at T0 with its stop at 0.19 (moved to ``trailed_to``
-    by the first run), the marks the journal observed (hour from T0, mark); the bot restarts at
-    NOW with the long still open. Returns the plans the reconciliation resumed."""
+    """A position of 3000 ORCA entered at 0.20 at T0 with its stop 5% away (0.19 for a long, 0.21
+    for a short; moved to ``trailed_to`` by the first run), the marks the journal observed (hour
+    from T0, mark) and a DOGE mark of 0.1 and 0.3 after the entry (another symbol's, never this
+    trade's); the bot restarts at NOW with the position still open. Returns the resumed plans."""
     url = f"sqlite:///{tmp_path / 'journal.sqlite'}"
     journal = Journal.open(url)
     journal.start_run("testnet", "cfg", "test")
-    trade_id = journal.record_trade_open(symbol=ORCA, side=LONG, strategy="scripted", entry_ts=T0, entry_price=0.2,
-                                         quantity=3000, leverage=3, margin_mode=MarginMode.ISOLATED, stop_price=0.19,
-                                         take_profit_price=take_profit, time_stop_at=time_stop_at)
+    first_stop = 0.2 * (1 - side.sign * 0.05)
+    trade_id = journal.record_trade_open(symbol=ORCA, side=side, strategy="scripted", entry_ts=T0, entry_price=0.2,
+                                         quantity=3000, leverage=3, margin_mode=MarginMode.ISOLATED,
+                                         stop_price=first_stop, take_profit_price=take_profit,
+                                         time_stop_at=time_stop_at)
     journal.record_order(client_order_id=client_order_id("run00001", "k123456789", "s", 1), ts=T0 + 10, symbol=ORCA,
-                         type=OrderType.STOP_MARKET, side=OrderSide.SELL, quantity=3000, trigger_price=0.19,
-                         reduce_only=True, trade_id=trade_id, purpose="stop")
+                         type=OrderType.STOP_MARKET, side=side.exit_order_side, quantity=3000,
+                         trigger_price=first_stop, reduce_only=True, trade_id=trade_id, purpose="stop")
     if trailed_to is not None:
-        journal.record_stop_move(trade_id, ts=T0 + 2 * MS_PER_HOUR, new_stop=trailed_to, old_stop=0.19,
+        journal.record_stop_move(trade_id, ts=T0 + 2 * MS_PER_HOUR, new_stop=trailed_to, old_stop=first_stop,
                                  reason="trailed")
     for hour, mark in marks:
         journal.record_observation({"ts": T0 + hour * MS_PER_HOUR, "symbol": ORCA, "mark_price": mark})
+    for hour, mark in [(1, 0.1), (2, 0.3)]:
+        journal.record_observation({"ts": T0 + hour * MS_PER_HOUR, "symbol": "DOGEUSDT", "mark_price": mark})
     journal.close()
 
     venue = VenueReads(now=NOW, instruments={ORCA: instrument(ORCA)},
-                       positions_held=[PositionState(ORCA, LONG, 3000.0, 0.2, mark_price=0.204, ts=T0)])
+                       positions_held=[PositionState(ORCA, side, 3000.0, 0.2, mark_price=0.204, ts=T0)])
     journal = Journal.open(url)
     journal.start_run("testnet", "cfg", "test")
     book, plans = TradeBook(), {}
@@ -112,3 +117,13 @@ async def test_a_trailing_strategys_resumed_plan_keeps_its_exits_and_the_best_it
                           trailed_to=0.2, take_profit=0.24, time_stop_at=time_stop)
     assert plans[ORCA] == ProtectionPlan(ORCA, LONG, 0.2, 0.2, take_profit_price=0.24, time_stop_ms=time_stop,
                                          trailing=TrailingSpec(0.05), best_price=pytest.approx(0.2 / 0.95, rel=1e-12))
+
+
+async def test_a_trailing_shorts_resumed_plan_takes_the_lowest_real_mark(tmp_path: Path) -> None:
+    # A short entered at 0.20, its 5% trailing stop moved from 0.21 to 0.20 by the first run:
+    # that proves a best of at most 0.20 / 1.05 = 0.190476. The journal observed 0.195, 0.188
+    # and 0.192 since the entry, and one mark of 0 (no real price: ignored). The lowest real
+    # mark, 0.188, is more favourable than what the stop proves: the resumed best is 0.188.
+    plans = await _resume(tmp_path, StrategyConfig(enabled=True, stop_loss_pct=0.05, trailing_stop_pct=0.05),
+                          [(1, 0.195), (2, 0.0), (2, 0.188), (3, 0.192)], side=SHORT, trailed_to=0.2)
+    assert plans[ORCA] == ProtectionPlan(ORCA, SHORT, 0.2, 0.2, trailing=TrailingSpec(0.05), best_price=0.188)

@@ -131,9 +131,22 @@ async def test_resumed_trade_gets_the_entry_fills_a_killed_run_never_journaled(t
     # Run 1 sent the entry (order 700 on the venue), journaled its answer, the trade row and its
     # stop, and was killed before journaling the entry's fills. The bot restarts 10 days later
     # with the long still open.
+    # Two days before, the same run traded DOGE (its own key): entered, stopped, closed. Its orders
+    # are in the journal too, older than the ORCA trade's, and must not lend ORCA their key.
     url = f"sqlite:///{tmp_path / 'journal.sqlite'}"
     journal = Journal.open(url)
     journal.start_run("testnet", "cfg", "test")
+    earlier = T0 - 2 * MS_PER_DAY
+    journal.record_order(client_order_id=client_order_id("run00001", "kd0ge00001", "e", 1), ts=earlier, symbol=DOGE,
+                         type=OrderType.MARKET, side=OrderSide.BUY, quantity=100, purpose="entry")
+    doge = journal.record_trade_open(symbol=DOGE, side=PositionSide.LONG, strategy="scripted", entry_ts=earlier + 50,
+                                     entry_price=0.17, quantity=100, leverage=3, margin_mode=MarginMode.ISOLATED,
+                                     stop_price=0.16)
+    journal.record_order(client_order_id=client_order_id("run00001", "kd0ge00001", "s", 1), ts=earlier + 60,
+                         symbol=DOGE, type=OrderType.STOP_MARKET, side=OrderSide.SELL, quantity=100,
+                         trigger_price=0.16, reduce_only=True, trade_id=doge, purpose="stop")
+    journal.record_trade_exit(doge, exit_ts=earlier + MS_PER_HOUR, exit_price=0.16, exit_reason="stop_loss",
+                              realised_pnl=-1.0, fees=0.0136)
     entry = journal.record_order(client_order_id=client_order_id("run00001", KEY, "e", 1), ts=T0 - 100, symbol=ORCA,
                                  type=OrderType.MARKET, side=OrderSide.BUY, quantity=3000, purpose="entry")
     journal.record_order_status(entry, ts=T0, status=OrderStatus.FILLED, filled_qty=3000, avg_price=ORCA_ENTRY,
@@ -141,7 +154,8 @@ async def test_resumed_trade_gets_the_entry_fills_a_killed_run_never_journaled(t
     trade_id = journal.record_trade_open(symbol=ORCA, side=PositionSide.LONG, strategy="scripted", entry_ts=T0,
                                          entry_price=ORCA_ENTRY, quantity=3000, leverage=3,
                                          margin_mode=MarginMode.ISOLATED, stop_price=0.19)
-    journal.record_order(client_order_id=client_order_id("run00001", KEY, "s", 1), ts=T0 + 10, symbol=ORCA,
+    stop_cid = client_order_id("run00001", KEY, "s", 1)
+    journal.record_order(client_order_id=stop_cid, ts=T0 + 10, symbol=ORCA,
                          type=OrderType.STOP_MARKET, side=OrderSide.SELL, quantity=3000, trigger_price=0.19,
                          reduce_only=True, trade_id=trade_id, purpose="stop")
     journal.close()
@@ -151,6 +165,7 @@ async def test_resumed_trade_gets_the_entry_fills_a_killed_run_never_journaled(t
     report, book = await restart(url, venue)
 
     assert report.resumed == [ORCA] and report.adopted == []
+    assert (book.get(ORCA).key, book.get(ORCA).stop_client_id) == (KEY, stop_cid)
     # order 700's two fills, on the entry's journal row and the trade; their fees on the trade
     assert book.get(ORCA).fees == pytest.approx(ORCA_ENTRY_FEES, abs=1e-12)
     with JournalReader(url) as reader:
