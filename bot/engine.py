@@ -839,13 +839,14 @@ class Engine:
         account for, while exits and stops, which reduce risk, go on. One message when it pauses,
         one when it resumes (the writer's hysteresis). A backtest's market waits for it instead:
         simulated time must not trade differently because a disk was slow."""
-        health = self.journal.health()
+        backlogged = self.journal.backlogged  # every cycle: the flag only, the full report on a change
         if not self.flush_every_cycle:
-            if health.backlogged:
+            if backlogged:
                 self.journal.flush()
             return
-        if health.backlogged == self.journal_backlogged:
+        if backlogged == self.journal_backlogged:
             return
+        health = self.journal.health()
         self.journal_backlogged = health.backlogged
         data = {"pending": health.pending, "max_pending": health.max_pending, "lag_s": round(health.lag_s, 3),
                 "last_error": health.last_error}

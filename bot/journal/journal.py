@@ -125,6 +125,11 @@ class Journal:
         """Queue depth, rows written, retry state and rows in the error state."""
         return self._writer.health()
 
+    @property
+    def backlogged(self) -> bool:
+        """The writer's queue is past its bound (see ``BatchWriter.backlogged``); cheap to read."""
+        return self._writer.backlogged
+
     def close(self, timeout: float | None = 10.0) -> None:
         """Commit what is queued, stop the writer and release connections. Idempotent."""
         if self._closed:

@@ -241,6 +241,13 @@ class BatchWriter:
                 self._cond.notify_all()
             self._thread.join(max(5.0, self._max_backoff_s * 2))
 
+    @property
+    def backlogged(self) -> bool:
+        """More than ``max_pending`` rows were uncommitted and not yet back to half of that: the
+        one field of :meth:`health` the trading loop reads every cycle, without taking the lock
+        or building the whole report (a bool read is atomic)."""
+        return self._backlogged
+
     def health(self) -> WriterHealth:
         with self._cond:
             alive = self._thread.is_alive() and self._crashed is None
